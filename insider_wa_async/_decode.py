@@ -1,0 +1,159 @@
+"""Turning response bodies into results or into the package's errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ._errors import (
+    APIError,
+    AuthenticationError,
+    ProductNotActiveError,
+    RateLimitError,
+    RequestParseError,
+    RequestValidationError,
+    ResponseShapeError,
+    ServerError,
+    UnprocessableEntityError,
+)
+from ._models import Chart, OverallStatistics, Summary
+
+__all__ = ["decode_statistics", "error_from_response", "excerpt"]
+
+_decoder = msgspec.json.Decoder(OverallStatistics)
+_any_decoder = msgspec.json.Decoder()
+_EMPTY_SUMMARY = Summary()
+_KEYS = ("chart", "summary", "details")
+_SERIES = tuple(
+    f for f in Chart.__struct_fields__ if f not in ("dates", "dates_as_timestamp")
+)
+EXCERPT_CHARS = 200
+
+
+def excerpt(body: bytes, secrets: tuple[str, ...] = ()) -> str:
+    """Return the start of a body as one line of text, with secrets masked."""
+    text = body[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
+    text = " ".join(text.split())
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    if len(text) > EXCERPT_CHARS:
+        text = text[:EXCERPT_CHARS] + "…"
+    return text
+
+
+def decode_statistics(body: bytes) -> OverallStatistics:
+    """Decode a 200 body of ``statistics/overall``.
+
+    Raises:
+        ResponseShapeError: Not JSON, not the documented shape, or a chart
+            whose series disagree in length with its dates.
+    """
+    try:
+        result = _decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ResponseShapeError(
+            f"response is not the documented statistics shape: {exc}",
+            body=excerpt(body),
+        ) from exc
+    if _looks_empty(result) and not _has_known_key(body):
+        raise ResponseShapeError(
+            "response has none of chart, summary or details",
+            body=excerpt(body),
+        )
+    _check_chart(result.chart, body)
+    return result
+
+
+def _looks_empty(result: OverallStatistics) -> bool:
+    return (
+        not result.details
+        and not result.chart.dates
+        and not result.chart.dates_as_timestamp
+        and result.summary == _EMPTY_SUMMARY
+    )
+
+
+def _has_known_key(body: bytes) -> bool:
+    # Only reached for bodies that decoded to nothing, which are small.
+    whole = _any_decoder.decode(body)
+    return isinstance(whole, dict) and any(key in whole for key in _KEYS)
+
+
+def _check_chart(chart: Chart, body: bytes) -> None:
+    days = len(chart.dates)
+    if len(chart.dates_as_timestamp) != days:
+        raise ResponseShapeError(
+            f"chart has {days} dates but {len(chart.dates_as_timestamp)} timestamps",
+            body=excerpt(body),
+        )
+    for name in _SERIES:
+        series: list[int] = getattr(chart, name)
+        if len(series) == days:
+            continue
+        if not series:
+            series.extend([0] * days)
+            continue
+        raise ResponseShapeError(
+            f"chart series {name!r} has {len(series)} values for {days} days",
+            body=excerpt(body),
+        )
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    401: AuthenticationError,
+    403: ProductNotActiveError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+_BY_CODE: dict[str, type[APIError]] = {
+    "3001": RequestParseError,
+    "3002": RequestValidationError,
+    "3007": ProductNotActiveError,
+    "2021": RateLimitError,
+}
+
+
+def error_from_response(
+    status: int,
+    body: bytes,
+    secrets: tuple[str, ...] = (),
+    retry_after: float | None = None,
+) -> APIError:
+    """Build the error for a non-200 answer, reading whichever code is present."""
+    fields = _error_fields(body)
+    code = fields.get("code")
+    cls = _BY_CODE.get(code or "") or _BY_STATUS.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 else APIError
+    message = fields.get("message") or f"unexpected HTTP status {status}"
+    return cls(
+        excerpt(str(message).encode(), secrets),
+        status=status,
+        code=code,
+        errors=fields.get("errors"),
+        body=excerpt(body, secrets),
+        retry_after=retry_after,
+    )
+
+
+def _error_fields(body: bytes) -> dict[str, Any]:
+    try:
+        data = _any_decoder.decode(body) if body else None
+    except msgspec.DecodeError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    inner = data.get("error")
+    code: Any = data.get("errorCode")
+    if code is None and isinstance(inner, dict):
+        code = inner.get("code")
+    message = data.get("message")
+    if message is None and isinstance(inner, dict):
+        message = inner.get("message")
+    return {
+        "code": None if code is None else str(code),
+        "message": message if isinstance(message, str) else None,
+        "errors": data.get("errors"),
+    }
