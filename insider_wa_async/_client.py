@@ -11,7 +11,7 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TypeVar
 
@@ -188,6 +188,7 @@ class InsiderWAClient:
         end: TimeBound,
         *,
         campaign_filter: CampaignFilter | None = None,
+        progress: Callable[[int, int], object] | None = None,
     ) -> OverallStatistics:
         """Fetch campaign statistics for every UTC day that ``start..end`` touches.
 
@@ -197,6 +198,14 @@ class InsiderWAClient:
         is split at UTC midnights into the fewest pieces the API accepts,
         fetched concurrently and merged into the answer one request would
         have given.
+
+        Args:
+            start: First moment of the range (inclusive).
+            end: Last moment of the range (inclusive).
+            campaign_filter: Which campaigns to count; None for all but
+                Architect ones.
+            progress: Called as ``progress(done, total)`` each time a piece
+                of the range has arrived.
 
         Raises:
             RequestValidationError: The input breaks an API rule (checked
@@ -221,7 +230,7 @@ class InsiderWAClient:
             raise TypeError("campaign_filter must be a CampaignFilter or None")
         self._check_usable()
         pieces = split_range(start_time, end_time)
-        work = self._fetch_pieces(pieces, campaign_filter)
+        work = self._fetch_pieces(pieces, campaign_filter, progress)
         return await self._within_deadline(work)
 
     def _check_usable(self) -> None:
@@ -245,22 +254,30 @@ class InsiderWAClient:
             ) from exc
 
     async def _fetch_pieces(
-        self, pieces: list[tuple[int, int]], flt: CampaignFilter | None
+        self,
+        pieces: list[tuple[int, int]],
+        flt: CampaignFilter | None,
+        progress: Callable[[int, int], object] | None,
     ) -> OverallStatistics:
         if len(pieces) == 1:
-            return await self._fetch(*pieces[0], flt)
-        results = await _gather_or_cancel(
-            [self._fetch_piece(start, end, flt) for start, end in pieces]
-        )
-        return merge_statistics(results)
+            result = await self._fetch(*pieces[0], flt)
+            if progress is not None:
+                progress(1, 1)
+            return result
+        done = [0]
 
-    async def _fetch_piece(
-        self, start: int, end: int, flt: CampaignFilter | None
-    ) -> OverallStatistics:
-        try:
-            return await self._fetch(start, end, flt)
-        except InsiderWAError as exc:
-            raise exc.with_time_range(start, end) from exc.__cause__
+        async def piece(start: int, end: int) -> OverallStatistics:
+            try:
+                result = await self._fetch(start, end, flt)
+            except InsiderWAError as exc:
+                raise exc.with_time_range(start, end) from exc.__cause__
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], len(pieces))
+            return result
+
+        results = await _gather_or_cancel([piece(s, e) for s, e in pieces])
+        return merge_statistics(results)
 
     async def _fetch(
         self, start: int, end: int, flt: CampaignFilter | None
