@@ -259,7 +259,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``insider-wa`` with ``argv`` (default ``sys.argv[1:]``); return its status."""
+    """Run ``insider-wa`` on ``argv`` (default ``sys.argv[1:]``); return the status."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
