@@ -117,10 +117,12 @@ def _go_value(value: object) -> str:
 def _syntax_message(raw: bytes, exc: msgspec.DecodeError) -> str:
     """Translate a msgspec syntax error into Go's wording."""
     found = _BYTE_OFFSET.search(str(exc))
-    if found is None or int(found.group(1)) >= len(raw):
+    trailing = "trailing characters" in str(exc)
+    offset = -1 if found is None else int(found.group(1)) - trailing
+    if not 0 <= offset < len(raw):
         return "unexpected end of JSON input"
-    char = chr(raw[int(found.group(1))])
-    if "trailing" in str(exc):
+    char = chr(raw[offset])
+    if trailing:
         return f"invalid character {char!r} after top-level value"
     return f"invalid character {char!r} looking for beginning of value"
 
