@@ -11,12 +11,8 @@ Example:
 """
 
 from insider_wa_async.sandbox._faults import FAULT_KINDS, TRANSIENT_KINDS, FaultPlan
-from insider_wa_async.sandbox._server import (
-    FAULT_HEADER,
-    Sandbox,
-    run_sandbox,
-    serve_forever,
-)
+from insider_wa_async.sandbox._run import run_sandbox, serve_forever
+from insider_wa_async.sandbox._server import FAULT_HEADER, Sandbox
 from insider_wa_async.sandbox._stats import SandboxStats
 
 __all__ = [

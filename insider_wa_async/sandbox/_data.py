@@ -280,6 +280,16 @@ def _campaign_days(
     return days
 
 
+def _make_buttons(rng: random.Random, conversational: bool) -> tuple[Button, ...]:
+    """Make two to four card buttons; only conversational campaigns keep them."""
+    names = rng.sample(BUTTON_NAMES, rng.randint(2, 4))
+    buttons = tuple(
+        Button(card_id=card + 1, name=name, no_reply=rng.random() < 0.2)
+        for card, name in enumerate(names)
+    )
+    return buttons if conversational else ()
+
+
 def _make_campaign(
     rng: random.Random, index: int, type_id: int, status: str, quiet: set[int]
 ) -> Campaign:
@@ -287,12 +297,7 @@ def _make_campaign(
     length = rng.randint(1, 60)
     first_day = rng.randint(FIRST_DAY, LAST_DAY - length + 1)
     conversational = rng.random() < 0.2
-    buttons = tuple(
-        Button(card_id=card + 1, name=name, no_reply=rng.random() < 0.2)
-        for card, name in enumerate(rng.sample(BUTTON_NAMES, rng.randint(2, 4)))
-    )
-    if not conversational:
-        buttons = ()
+    buttons = _make_buttons(rng, conversational)
     tag_ids = sorted(rng.sample(range(1, len(TAG_NAMES) + 1), rng.randint(0, 3)))
     phone, phone_name = rng.choice(PHONES)
     days = _campaign_days(rng, first_day, length, len(buttons), quiet)

@@ -160,6 +160,15 @@ async def inject(
     if kind in ("latency", "timeout"):
         closing = await pause(plan.latency if kind == "latency" else plan.timeout)
         return _drop_connection(request) if closing else None
+    if kind == "truncate":
+        return _truncated(request)
+    if kind == "reset":
+        return _drop_connection(request)
+    return _canned(kind, plan)
+
+
+def _canned(kind: str, plan: FaultPlan) -> web.Response:
+    """Build the fixed answer of a fault kind that sends a whole response."""
     if kind == "html_502":
         return web.Response(status=502, text=_GATEWAY_PAGE, content_type="text/html")
     if kind == "empty_503":
@@ -167,10 +176,6 @@ async def inject(
     if kind == "500":
         body = b'{"message":"internal error"}'
         return web.Response(status=500, body=body, content_type="application/json")
-    if kind in ("429", "429_retry_after"):
-        return _rate_limited(plan.retry_after if kind == "429_retry_after" else None)
     if kind == "wrong_shape":
         return web.Response(body=_WRONG_SHAPE, content_type="application/json")
-    if kind == "truncate":
-        return _truncated(request)
-    return _drop_connection(request)
+    return _rate_limited(plan.retry_after if kind == "429_retry_after" else None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 from bisect import bisect_right
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from operator import add, sub
 from typing import Any
@@ -188,6 +189,25 @@ def _chart(first: int, last: int, series: list[list[int]]) -> dict[str, Any]:
     return chart
 
 
+def _covered(
+    dataset: Dataset, first: int, last: int, selection: Selection
+) -> Iterator[tuple[Campaign, int, int, tuple[int, ...]]]:
+    """Yield each selected campaign with events in the days, its day span and sums.
+
+    The span ``lo`` (inclusive) to ``hi`` (exclusive) indexes ``Campaign.days``.
+    """
+    for campaign in dataset.campaigns:
+        if campaign.last_day < first or campaign.first_day > last:
+            continue
+        if not selection.matches(campaign):
+            continue
+        lo = max(first, campaign.first_day) - campaign.first_day
+        hi = min(last, campaign.last_day) - campaign.first_day + 1
+        sums = tuple(map(sub, campaign.prefix[hi], campaign.prefix[lo]))
+        if sums[IDX_TARGETED]:
+            yield campaign, lo, hi, sums
+
+
 def build_report(
     dataset: Dataset, first: int, last: int, selection: Selection
 ) -> dict[str, Any]:
@@ -205,16 +225,7 @@ def build_report(
     series = [[0] * (last - first + 1) for _ in CHART_KEYS]
     totals = (0,) * BUTTONS_START
     details = []
-    for campaign in dataset.campaigns:
-        if campaign.last_day < first or campaign.first_day > last:
-            continue
-        if not selection.matches(campaign):
-            continue
-        lo = max(first, campaign.first_day) - campaign.first_day
-        hi = min(last, campaign.last_day) - campaign.first_day + 1
-        sums = tuple(map(sub, campaign.prefix[hi], campaign.prefix[lo]))
-        if not sums[IDX_TARGETED]:
-            continue
+    for campaign, lo, hi, sums in _covered(dataset, first, last, selection):
         _add_chart(series, campaign, lo, hi, first)
         totals = tuple(map(add, totals, sums[:BUTTONS_START]))
         details.append(_detail(campaign, sums, first, last))

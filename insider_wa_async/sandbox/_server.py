@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import secrets
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -19,6 +18,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from insider_wa_async.sandbox._auth import TokenStore, read_token_request
 from insider_wa_async.sandbox._data import build_dataset
 from insider_wa_async.sandbox._faults import (
     FAULT_KINDS,
@@ -34,7 +34,6 @@ from insider_wa_async.sandbox._stats import SandboxStats, SlidingWindow
 BEARER_PATH = "/api/wa/v2/statistics/overall"
 API_KEY_PATH = "/v1/statistics/overall"
 TOKEN_PATH = "/auth/token"
-TOKEN_SCOPE = "wa-stats-api"
 FAULT_HEADER = "X-Sandbox-Fault"
 
 _JSON = "application/json"
@@ -126,8 +125,7 @@ class Sandbox:
         self.stats = SandboxStats()
         self._picker = FaultPicker(faults)
         self._limiters: dict[str, SlidingWindow] = {}
-        self._token_windows: dict[str, SlidingWindow] = {}
-        self._issued: dict[str, tuple[str, float]] = {}
+        self._tokens = TokenStore()
         self._reporter: Reporter | None = None
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
@@ -179,8 +177,7 @@ class Sandbox:
             ValueError: ``kind`` is none of the above.
         """
         if kind == "token":
-            issued = self._issued.get(value)
-            return issued[0] if issued else f"token:{value}"
+            return self._tokens.owner(value) or f"token:{value}"
         if kind == "client":
             return value
         if kind == "api_key":
@@ -191,7 +188,7 @@ class Sandbox:
         """Zero the counters and forget the rate-limit windows."""
         self.stats.reset()
         self._limiters.clear()
-        self._token_windows.clear()
+        self._tokens.forget_windows()
 
     @property
     def reporter(self) -> Reporter:
@@ -298,10 +295,10 @@ class Sandbox:
             return _json(403, _INACTIVE)
         if token == self.token:
             return f"token:{token}"
-        issued = self._issued.get(token)
-        if issued is None or issued[1] <= time.monotonic():
+        owner = self._tokens.owner(token, time.monotonic())
+        if owner is None:
             return _json(401, {"message": "invalid or expired token"})
-        return issued[0]
+        return owner
 
     def _api_key(self, request: web.Request) -> str | web.Response:
         """Authenticate an ``INS.<key>`` header into a credential key, or refuse it."""
@@ -380,32 +377,21 @@ class Sandbox:
     async def _token_route(self, request: web.Request) -> web.Response:
         """Issue an access token for valid client credentials."""
         self.stats.token_requests += 1
+        raw = await request.read()
         try:
-            document = msgspec.json.decode(await request.read())
-        except msgspec.DecodeError:
-            return _json(400, {"message": "request body is not valid JSON"})
-        if not isinstance(document, dict):
-            return _json(400, {"message": "request body must be a JSON object"})
-        client_id = document.get("client_id")
-        if client_id != self.client_id or document.get("client_secret") != (
-            self.client_secret
-        ):
-            return _json(401, {"message": "invalid client credentials"})
-        scopes = document.get("scopes")
-        if not isinstance(scopes, list) or TOKEN_SCOPE not in scopes:
-            return _json(400, {"message": f"scope {TOKEN_SCOPE} is required"})
-        return self._issue(client_id)
+            client_id = read_token_request(raw, self.client_id, self.client_secret)
+        except RequestError as exc:
+            return _json(exc.status, exc.body)
 
-    def _issue(self, client_id: str) -> web.Response:
-        """Issue a fresh token to ``client_id`` within the per-minute limit."""
-        now = time.monotonic()
-        window = self._token_windows.setdefault(client_id, SlidingWindow(60.0))
-        if not window.admit(now, self.token_rate_limit):
+        token = self._tokens.issue(
+            client_id,
+            time.monotonic(),
+            ttl=self.token_ttl,
+            limit=self.token_rate_limit,
+        )
+        if token is None:
             self.stats.tokens_refused_429 += 1
             return _rate_limited()
-        self._forget_expired(now)
-        token = f"sbx-{secrets.token_hex(16)}"
-        self._issued[token] = (client_id, now + self.token_ttl)
         self.stats.tokens_issued[client_id] += 1
         body = {
             "access_token": token,
@@ -413,61 +399,3 @@ class Sandbox:
             "expires_in": math.ceil(self.token_ttl),
         }
         return _json(200, body)
-
-    def _forget_expired(self, now: float) -> None:
-        """Drop expired tokens once many have piled up."""
-        if len(self._issued) < 1_000:
-            return
-        self._issued = {
-            token: issued for token, issued in self._issued.items() if issued[1] > now
-        }
-
-
-async def serve_forever(
-    sandbox: Sandbox, *, ready: Callable[[Sandbox], None] | None = None
-) -> None:
-    """Run ``sandbox`` until the calling task is cancelled, then close it.
-
-    Args:
-        sandbox: The sandbox to run; started here unless it is already running.
-        ready: Called once the sandbox listens (for example to show `Sandbox.url`
-            and the credentials from `Sandbox.describe`).
-
-    Raises:
-        OSError: The address cannot be bound.
-    """
-    started_here = not sandbox.running
-    if started_here:
-        await sandbox.start()
-    try:
-        if ready is not None:
-            ready(sandbox)
-        await asyncio.Event().wait()
-    finally:
-        if started_here:
-            await sandbox.close()
-
-
-def run_sandbox(
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    *,
-    ready: Callable[[Sandbox], None] | None = None,
-    **options: Any,
-) -> None:
-    """Serve a new sandbox in a fresh event loop until interrupted (Ctrl-C).
-
-    Args:
-        host: Interface to listen on.
-        port: Port to listen on.
-        ready: Called with the running sandbox, for example to show its URL.
-        **options: Further `Sandbox` options (``rate_limit``, ``faults``, ...).
-
-    Raises:
-        OSError: The address cannot be bound.
-    """
-    sandbox = Sandbox(host=host, port=port, **options)
-    try:
-        asyncio.run(serve_forever(sandbox, ready=ready))
-    except KeyboardInterrupt:
-        return
