@@ -46,6 +46,7 @@ import asyncio
 import contextlib
 import csv
 import importlib
+import importlib.util
 import io
 import logging
 import os
@@ -252,13 +253,16 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def _require_pyarrow() -> None:
-    try:
-        for module in ("pyarrow", "pyarrow.json", "pyarrow.parquet"):
-            importlib.import_module(module)
-    except ImportError:
+    """Check that pyarrow can be imported, without importing it (that is slow)."""
+    if importlib.util.find_spec("pyarrow") is None:
         raise InsiderWAError(
             f"--format parquet needs pyarrow, which is not installed: {_PARQUET_HINT}"
-        ) from None
+        )
+
+
+def _import_pyarrow() -> None:
+    for module in ("pyarrow", "pyarrow.json", "pyarrow.parquet"):
+        importlib.import_module(module)
 
 
 def write_parquet(out: Path) -> None:
@@ -276,7 +280,9 @@ def write_parquet(out: Path) -> None:
             options = pj.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="error"
             )
-            data = pj.read_json(staged, parse_options=options).select(list(columns))
+            serial = pj.ReadOptions(use_threads=False)  # faster for small files
+            data = pj.read_json(staged, read_options=serial, parse_options=options)
+            data = data.select(list(columns))
         target = out / f"{table}.parquet"
         temporary = target.with_name(target.name + ".tmp")
         pq.write_table(data.combine_chunks(), temporary, compression="zstd")
@@ -747,6 +753,11 @@ async def _resume(args: argparse.Namespace, plan: _Plan, checkpoint: Checkpoint)
     writer = _Writer(checkpoint, files, pending)
     todo = [i for i in range(checkpoint.next, total) if i not in pending.indexes]
     _say(args, f"backfill: {total - len(todo)} of {total} windows already done")
+    # Import pyarrow in a thread while the windows come in, not after.
+    parquet = plan.fmt == "parquet"
+    preload = (
+        asyncio.create_task(asyncio.to_thread(_import_pyarrow)) if parquet else None
+    )
     try:
         failed = await _fetch_into(args, plan, writer, todo) if todo else 0
         writer.drain(total)
@@ -754,6 +765,8 @@ async def _resume(args: argparse.Namespace, plan: _Plan, checkpoint: Checkpoint)
     finally:
         writer.commit_now()
         files.close()
+        if preload is not None:
+            await asyncio.wait([preload])
     if failed:
         print(
             f"Error: {failed} of {total} windows failed; "
@@ -761,7 +774,8 @@ async def _resume(args: argparse.Namespace, plan: _Plan, checkpoint: Checkpoint)
             file=sys.stderr,
         )
         return 1
-    if plan.fmt == "parquet":
+    if preload is not None:
+        await preload
         await asyncio.to_thread(write_parquet, plan.out)
         checkpoint.record(finalized=True)
         shutil.rmtree(plan.out / STAGING, ignore_errors=True)
