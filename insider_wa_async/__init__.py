@@ -11,6 +11,7 @@ Example::
         stats = await client.overall_statistics(date(2021, 1, 1), date(2025, 12, 31))
 """
 
+from ._backfill import WindowResult, WindowStream, fetch_windows, iter_windows
 from ._client import InsiderWAClient
 from ._errors import (
     APIError,
@@ -43,6 +44,7 @@ from ._models import (
 from ._ranges import split_range
 from ._request import STATUSES, CampaignFilter, CampaignType, TimeBound
 from ._retry import RetryPolicy
+from ._windows import Step, Window, windows
 
 __version__ = "0.1.0"
 
@@ -72,12 +74,19 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "SlidingWindowLimiter",
+    "Step",
     "Summary",
     "Tag",
     "TimeBound",
     "TransportError",
     "UndeliveredDetails",
     "UnprocessableEntityError",
+    "Window",
+    "WindowResult",
+    "WindowStream",
+    "fetch_windows",
+    "iter_windows",
     "merge_statistics",
     "split_range",
+    "windows",
 ]

@@ -19,6 +19,8 @@ import aiohttp
 import msgspec
 
 from ._auth import OAuthAuth, make_auth
+from ._backfill import WindowStream
+from ._backfill import iter_windows as _iter_windows
 from ._decode import decode_statistics, error_from_response
 from ._errors import (
     APIError,
@@ -34,6 +36,7 @@ from ._models import OverallStatistics
 from ._ranges import split_range
 from ._request import CampaignFilter, TimeBound, to_unix_seconds, validate_range
 from ._retry import RETRY_STATUSES, RetryPolicy, retry_after_seconds
+from ._windows import Step
 
 __all__ = ["InsiderWAClient"]
 
@@ -232,6 +235,43 @@ class InsiderWAClient:
         pieces = split_range(start_time, end_time)
         work = self._fetch_pieces(pieces, campaign_filter, progress)
         return await self._within_deadline(work)
+
+    def iter_windows(
+        self,
+        start: TimeBound,
+        end: TimeBound,
+        *,
+        step: Step = "day",
+        campaign_filter: CampaignFilter | None = None,
+        concurrency: int = 32,
+        lookahead: int | None = None,
+        ordered: bool = True,
+        return_exceptions: bool = False,
+    ) -> WindowStream:
+        """Fetch ``start..end`` one window at a time, as a stream of results.
+
+        Windows are UTC-aligned, contiguous and disjoint: days, weeks from
+        Monday, months from the 1st, or a whole number of days; the first and
+        last are cut to the range. Each window is one
+        :meth:`overall_statistics` call through the shared limiter, with at
+        most ``concurrency`` in flight. See :func:`insider_wa_async.iter_windows`.
+
+        Returns:
+            An async iterator (and async context manager) of
+            :class:`~insider_wa_async.WindowResult`, in window order unless
+            ``ordered`` is false.
+        """
+        return _iter_windows(
+            self,
+            start,
+            end,
+            step=step,
+            campaign_filter=campaign_filter,
+            concurrency=concurrency,
+            lookahead=lookahead,
+            ordered=ordered,
+            return_exceptions=return_exceptions,
+        )
 
     def _check_usable(self) -> None:
         if self._state is not _State.OPEN:

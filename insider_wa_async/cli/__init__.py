@@ -150,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--latency", type=float, default=0.0, help="seconds added to each answer"
     )
+
+    from ._backfill import add_parser as add_backfill_parser
+
+    add_backfill_parser(commands)
     return parser
 
 
@@ -267,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     _configure_logging(args)
     try:
+        if args.command == "backfill":
+            from ._backfill import run_backfill
+
+            return asyncio.run(run_backfill(args))
         if args.command == "sandbox":
             asyncio.run(run_sandbox(args))
             return 0
@@ -275,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"insider-wa: error: {exc}", file=sys.stderr)
         return 2
-    except (InsiderWAError, ValueError, TypeError) as exc:
+    except (InsiderWAError, ValueError, TypeError, OSError) as exc:
         if args.verbose:
             logging.getLogger("insider_wa_async").exception("failed")
         print(f"Error: {exc}", file=sys.stderr)
