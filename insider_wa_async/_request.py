@@ -179,6 +179,11 @@ def validate_range(start_time: int, end_time: int) -> None:
     Raises:
         RequestValidationError: With the API's own message.
     """
+    # The API reads a zero as a missing field.
+    if start_time == 0:
+        raise _invalid("start_time is required")
+    if end_time == 0:
+        raise _invalid("end_time is required")
     if not MIN_TIMESTAMP <= start_time <= MAX_TIMESTAMP:
         raise _invalid("start_time must be a 10-digit unix timestamp")
     if not MIN_TIMESTAMP <= end_time <= MAX_TIMESTAMP:

@@ -29,7 +29,9 @@ def max_in_window(times: list[float], window: float) -> int:
     return best
 
 
-async def grant_times(limiter: CredentialLimiter, calls: int, tasks: int) -> list[float]:
+async def grant_times(
+    limiter: CredentialLimiter, calls: int, tasks: int
+) -> list[float]:
     loop = asyncio.get_running_loop()
     times: list[float] = []
     queue = list(range(calls))
