@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timezone
 
 import pytest
@@ -31,7 +32,7 @@ def check_pieces(start: int, end: int, pieces: list[tuple[int, int]]) -> None:
     for a, b in pieces:
         assert b > a
         assert b - a <= YEAR
-    for (_, prev_end), (next_start, _) in zip(pieces, pieces[1:], strict=False):
+    for (_, prev_end), (next_start, _) in itertools.pairwise(pieces):
         assert next_start == prev_end + 1
         assert next_start % DAY == 0
     covered = [days_of(a, b) for a, b in pieces]

@@ -23,6 +23,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         self._virtual_now = 1000.0
 
     def time(self) -> float:
+        """Return the virtual time, in seconds."""
         return self._virtual_now
 
     def _run_once(self) -> None:
