@@ -52,30 +52,43 @@ _RETAKES = 3  # most slots a caller gives up for waking too late
 # KEYS[1]: the list of recent slot times (microseconds, Redis clock).
 # ARGV: pace interval (us), window (us), most slots per window, idle TTL (ms),
 # slots wanted. Returns the script's time, then the slots granted, oldest first.
+# Slot i must follow slot i - 1 by the interval and slot i - limit by the
+# window; only those list entries are read, so a call costs O(slots wanted).
 _RESERVE_SCRIPT = """
 if redis.replicate_commands then redis.replicate_commands() end
+local key = KEYS[1]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local interval = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
-local slots = redis.call('LRANGE', KEYS[1], -limit, -1)
-local n = #slots
-for i = 1, n do slots[i] = tonumber(slots[i]) end
-local granted = {}
-for i = 1, tonumber(ARGV[5]) do
+local count = tonumber(ARGV[5])
+local n = redis.call('LLEN', key)
+local first = math.max(0, n - limit)
+local stop = math.min(n, n - limit + count) - 1
+local old = {}
+if stop >= first then old = redis.call('LRANGE', key, first, stop) end
+local prev = nil
+if n > 0 then prev = tonumber(redis.call('LINDEX', key, -1)) end
+local slots, granted = {}, {}
+for i = 1, count do
   local slot = now
-  if n > 0 then slot = math.max(slot, slots[n] + interval) end
-  if n >= limit then slot = math.max(slot, slots[n - limit + 1] + window) end
+  if prev then slot = math.max(slot, prev + interval) end
+  local back = n + i - 1 - limit
+  if back >= n then
+    slot = math.max(slot, slots[back - n + 1] + window)
+  elseif back >= 0 then
+    slot = math.max(slot, tonumber(old[back - first + 1]) + window)
+  end
   slot = math.ceil(slot)
-  n = n + 1
-  slots[n] = slot
+  prev = slot
+  slots[i] = slot
   granted[i] = string.format('%.0f', slot)
 end
-redis.call('RPUSH', KEYS[1], unpack(granted))
-redis.call('LTRIM', KEYS[1], -limit, -1)
-local ttl = math.ceil((slots[n] - now + window) / 1000) + tonumber(ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('RPUSH', key, unpack(granted))
+redis.call('LTRIM', key, -limit, -1)
+local ttl = math.ceil((prev - now + window) / 1000) + tonumber(ARGV[4])
+redis.call('PEXPIRE', key, ttl)
 return {string.format('%.0f', now), unpack(granted)}
 """
 

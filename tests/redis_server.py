@@ -161,7 +161,11 @@ async def _run_calls(
     async with (
         limiter,
         InsiderWAClient(
-            **credential, base_url=args.base_url, max_retries=0, limiter=limiter
+            token=credential.get("token"),
+            api_key=credential.get("api_key"),
+            base_url=args.base_url,
+            max_retries=0,
+            limiter=limiter,
         ) as client,
     ):
         await limiter.check()

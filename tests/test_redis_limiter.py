@@ -79,6 +79,7 @@ async def reserve_many(
     headroom=st.floats(min_value=0.5, max_value=1.0),
     margin=st.sampled_from([0.0, 0.005, 0.01]),
     groups=st.integers(min_value=1, max_value=5),
+    batch=st.integers(min_value=1, max_value=150),
 )
 async def test_script_never_puts_more_than_rate_slots_in_a_window(
     shared_redis: RedisServer,  # noqa: F811
@@ -86,6 +87,7 @@ async def test_script_never_puts_more_than_rate_slots_in_a_window(
     headroom: float,
     margin: float,
     groups: int,
+    batch: int,
 ) -> None:
     """Concurrent reservers never get more than floor(rate) slots per 1 s + margin."""
     key, prefix = uuid.uuid4().hex, fresh_prefix()
@@ -103,7 +105,7 @@ async def test_script_never_puts_more_than_rate_slots_in_a_window(
     ]
     try:
         batches = await asyncio.gather(
-            *(reserve_many(lim, per_group) for lim in limiters)
+            *(reserve_many(lim, per_group, batch) for lim in limiters)
         )
     finally:
         for limiter in limiters:
