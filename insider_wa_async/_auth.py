@@ -43,7 +43,12 @@ class Auth:
     default_base_url: str = OAUTH_BASE_URL
     path: str = OAUTH_PATH
     key: str
-    secrets: tuple[str, ...]
+    _secrets: tuple[str, ...] = ()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The strings to mask wherever a response body is shown."""
+        return self._secrets
 
     async def headers(self, post: TokenPoster, base_url: str) -> dict[str, str]:
         """Return the headers that authenticate one request."""
@@ -63,7 +68,7 @@ class StaticTokenAuth(Auth):
     def __init__(self, token: str) -> None:
         self._headers = {**JSON_HEADERS, "Authorization": f"Bearer {token}"}
         self.key = credential_key("token:" + token)
-        self.secrets = (token,)
+        self._secrets = (token,)
 
     async def headers(self, post: TokenPoster, base_url: str) -> dict[str, str]:
         """Return the fixed bearer header."""
@@ -80,7 +85,7 @@ class ApiKeyAuth(Auth):
         value = api_key if api_key.startswith("INS.") else f"INS.{api_key}"
         self._headers = {**JSON_HEADERS, "X-INS-AUTH-KEY": value}
         self.key = credential_key("key:" + value)
-        self.secrets = (api_key, value)
+        self._secrets = (api_key, value)
 
     async def headers(self, post: TokenPoster, base_url: str) -> dict[str, str]:
         """Return the fixed API-key header."""
@@ -155,7 +160,12 @@ class OAuthAuth(Auth):
         self._client_id = client_id
         self._client_secret = client_secret
         self.key = credential_key("client:" + client_id)
-        self.secrets = (client_secret,)
+        self._last_token = ""
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The client secret and the access token last sent."""
+        return (self._client_secret, self._last_token)
 
     def source(self, token_url: str) -> _TokenSource:
         """Return this loop's shared token source for the token endpoint."""
@@ -170,7 +180,7 @@ class OAuthAuth(Auth):
     async def headers(self, post: TokenPoster, base_url: str) -> dict[str, str]:
         """Return a bearer header with a current token, fetching one if needed."""
         url = base_url + TOKEN_PATH
-        token = await self.source(url).get(post, url)
+        token = self._last_token = await self.source(url).get(post, url)
         return {**JSON_HEADERS, "Authorization": f"Bearer {token}"}
 
     def forget(self, sent: dict[str, str], base_url: str) -> bool:

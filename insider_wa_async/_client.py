@@ -8,6 +8,7 @@ retry policy allows; the pieces run concurrently and are merged at the end.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import time
@@ -28,6 +29,7 @@ from ._errors import (
     ClientStateError,
     InsiderWAError,
     RequestTimeoutError,
+    RequestValidationError,
     TransportError,
 )
 from ._limiter import RateLimiter, limiter_for
@@ -86,14 +88,15 @@ class InsiderWAClient:
             kind's default (e.g. a sandbox's URL); paths stay the same.
         rate_limit: The credential's allowance in requests per second. One
             limiter per credential is shared by every client of the process.
-        max_retries: Retries after the first attempt (0: one attempt only).
+        max_retries: Retries after the first attempt (0: one attempt only);
+            None takes the count of ``retry`` (3 without one).
         timeout: Seconds allowed for one attempt.
         deadline: Seconds allowed for a whole call, retries and pieces
             included; None for no limit.
         session: An ``aiohttp.ClientSession`` to use instead of our own.
         limiter: A limiter to use instead of the process-wide one (e.g. one
             shared across processes).
-        retry: Backoff settings; ``max_retries`` overrides its count.
+        retry: Retry count and backoff settings; see :class:`RetryPolicy`.
         max_connections: Size of the connection pool we create.
     """
 
@@ -106,7 +109,7 @@ class InsiderWAClient:
         api_key: str | None = None,
         base_url: str | None = None,
         rate_limit: float = 100.0,
-        max_retries: int = 3,
+        max_retries: int | None = None,
         timeout: float = 30.0,
         deadline: float | None = 600.0,
         session: aiohttp.ClientSession | None = None,
@@ -127,10 +130,7 @@ class InsiderWAClient:
         if deadline is not None:
             _check_positive("deadline", deadline)
         self.rate_limit = float(rate_limit)
-        self._retry = RetryPolicy(
-            max_retries=max_retries,
-            **({} if retry is None else _backoff_of(retry)),
-        )
+        self._retry = _policy(retry, max_retries)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._deadline = deadline
         self._given_session = session
@@ -227,10 +227,9 @@ class InsiderWAClient:
         start_time = to_unix_seconds(start, end=False)
         end_time = to_unix_seconds(end, end=True)
         validate_range(start_time, end_time)
-        if campaign_filter is not None and not isinstance(
-            campaign_filter, CampaignFilter
-        ):
-            raise TypeError("campaign_filter must be a CampaignFilter or None")
+        _check_filter(campaign_filter)
+        if progress is not None and not callable(progress):
+            raise TypeError("progress must be callable or None")
         self._check_usable()
         pieces = split_range(start_time, end_time)
         work = self._fetch_pieces(pieces, campaign_filter, progress)
@@ -345,17 +344,16 @@ class InsiderWAClient:
         self, exc: InsiderWAError, retry: int, ends_at: float | None
     ) -> None:
         hint = exc.retry_after if isinstance(exc, APIError) else None
-        wait = self._retry.backoff(retry) if hint is None else hint
-        wait = min(wait, self._retry.retry_after_cap)
+        wait = self._retry.delay(retry, hint)
         loop = asyncio.get_running_loop()
         if ends_at is not None and loop.time() + wait >= ends_at:
             raise exc
         logger.warning(
-            "retrying after %s (attempt %d of %d) in %.2f s",
+            "%s; retrying in %.2f s (attempt %d of %d)",
             _describe(exc),
+            wait,
             retry + 2,
             self._retry.max_retries + 1,
-            wait,
         )
         await asyncio.sleep(wait)
 
@@ -440,6 +438,20 @@ async def _gather_or_cancel(work: Sequence[Awaitable[_T]]) -> list[_T]:
     return [task.result() for task in tasks]
 
 
+def _check_filter(flt: object) -> None:
+    if flt is None:
+        return
+    if not isinstance(flt, CampaignFilter):
+        raise TypeError("campaign_filter must be a CampaignFilter or None")
+    try:
+        _encode(flt)
+    except (UnicodeError, msgspec.EncodeError, OverflowError) as exc:
+        raise RequestValidationError(
+            "validation failed",
+            errors="campaign_filter holds a value that cannot be sent as JSON",
+        ) from exc
+
+
 def _retryable(exc: InsiderWAError) -> bool:
     if isinstance(exc, TransportError):
         return True
@@ -448,6 +460,8 @@ def _retryable(exc: InsiderWAError) -> bool:
 
 def _describe(exc: InsiderWAError) -> str:
     if isinstance(exc, APIError) and exc.status:
+        if exc.message.startswith("unexpected HTTP status"):
+            return f"HTTP {exc.status}"
         return f"HTTP {exc.status} {exc.message}"
     return f"{type(exc).__name__}: {exc.message}"
 
@@ -459,9 +473,10 @@ def _check_positive(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a positive, finite number")
 
 
-def _backoff_of(policy: RetryPolicy) -> dict[str, float]:
-    return {
-        "backoff_base": policy.backoff_base,
-        "backoff_cap": policy.backoff_cap,
-        "retry_after_cap": policy.retry_after_cap,
-    }
+def _policy(retry: RetryPolicy | None, max_retries: int | None) -> RetryPolicy:
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise TypeError("retry must be a RetryPolicy or None")
+    policy = retry or RetryPolicy()
+    if max_retries is None:
+        return policy
+    return dataclasses.replace(policy, max_retries=max_retries)

@@ -52,7 +52,7 @@ def decode_statistics(body: bytes) -> OverallStatistics:
     """
     try:
         result = _decoder.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise ResponseShapeError(
             f"response is not the documented statistics shape: {exc}",
             body=excerpt(body),
@@ -132,16 +132,32 @@ def error_from_response(
         excerpt(str(message).encode(), secrets),
         status=status,
         code=code,
-        errors=fields.get("errors"),
+        errors=_masked(fields.get("errors"), secrets),
         body=excerpt(body, secrets),
         retry_after=retry_after,
     )
 
 
+def _masked(value: Any, secrets: tuple[str, ...]) -> Any:
+    """Return ``value`` (decoded JSON) with every secret in its text masked."""
+    if value is None or not any(secrets):
+        return value
+    text = msgspec.json.encode(value).decode()
+    masked = text
+    for secret in filter(None, secrets):
+        masked = masked.replace(msgspec.json.encode(secret).decode()[1:-1], "***")
+    if masked == text:
+        return value
+    try:
+        return _any_decoder.decode(masked)
+    except msgspec.DecodeError:
+        return excerpt(masked.encode(), secrets)
+
+
 def _error_fields(body: bytes) -> dict[str, Any]:
     try:
         data = _any_decoder.decode(body) if body else None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}

@@ -1,18 +1,26 @@
 """When to retry, and how long to wait before the next attempt.
 
-====================================  =========  ===============================
-What came back                        Retried?   Wait
-====================================  =========  ===============================
-429 (rate limited)                    yes        ``Retry-After`` if sent, else
-                                                 backoff
-408, 500-599 (any body, HTML, empty)  yes        ``Retry-After`` if sent, else
-                                                 backoff
-connection failure, reset, cut body   yes        backoff
-attempt timeout                       yes        backoff
-401 with OAuth client credentials     once       none: new token, replay once
-400 (3001, 3002), 401, 403, 404, 422  no         -
-a 200 body of the wrong shape         no         -
-====================================  =========  ===============================
+=======================================  ========  ============================
+What came back                           Retried?  Wait
+=======================================  ========  ============================
+429 (rate limited; also from the token   yes       ``Retry-After`` if sent,
+endpoint)                                          else backoff
+408, 500-599 (JSON, HTML or empty body)  yes       ``Retry-After`` if sent,
+                                                   else backoff
+connection refused, reset or dropped     yes       backoff
+a body cut short                         yes       backoff
+attempt timeout                          yes       backoff
+401 with OAuth client credentials        once      none: new token, replay once
+401 (static token, API key, or replayed) no        -
+400 (3001, 3002), 403 (3007), 404, 422,  no        -
+other 4xx
+a 200 body of the wrong shape            no        -
+=======================================  ========  ============================
+
+``max_retries`` counts retries after the first attempt (0: one attempt
+only); the OAuth replay is not counted. No wait runs past the call's
+``deadline``: a retry that could not start in time is not made, and the
+last error is raised instead.
 
 Backoff is "full jitter": a uniform draw in ``[0, min(cap, base * 2**n))``
 for the n-th retry (n from 0), so that many clients refused at once do not
@@ -64,6 +72,18 @@ class RetryPolicy:
         ceiling = min(self.backoff_cap, self.backoff_base * 2.0 ** min(retry, 62))
         return (rng or random).uniform(0.0, ceiling)
 
+    def delay(
+        self, retry: int, hint: float | None, rng: random.Random | None = None
+    ) -> float:
+        """Return the wait before retry ``retry``, given the server's hint.
+
+        A hint (seconds, from ``Retry-After``) wins over backoff and is cut to
+        ``retry_after_cap``; without one the wait is :meth:`backoff`.
+        """
+        if hint is not None:
+            return min(hint, self.retry_after_cap)
+        return self.backoff(retry, rng)
+
     def wait(
         self,
         retry: int,
@@ -76,9 +96,7 @@ class RetryPolicy:
         ``now`` is the current Unix time, for an HTTP-date ``Retry-After``.
         """
         hinted = retry_after_seconds(headers, now) if headers else None
-        if hinted is not None:
-            return min(hinted, self.retry_after_cap)
-        return self.backoff(retry, rng)
+        return self.delay(retry, hinted, rng)
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
