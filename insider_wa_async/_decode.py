@@ -127,9 +127,11 @@ def error_from_response(
     cls = _BY_CODE.get(code or "") or _BY_STATUS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else APIError
-    message = fields.get("message") or f"unexpected HTTP status {status}"
+    message = fields.get("message")
+    if message:
+        message = excerpt(message.encode("utf-8", "replace"), secrets)
     return cls(
-        excerpt(str(message).encode(), secrets),
+        message or f"unexpected HTTP status {status}",
         status=status,
         code=code,
         errors=_masked(fields.get("errors"), secrets),
