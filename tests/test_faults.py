@@ -96,12 +96,12 @@ async def test_no_backoff_waits_past_the_deadline() -> None:
     """A Retry-After longer than the time left raises the last error at once."""
     plan = FaultPlan(sequence=("429_retry_after",), retry_after="5")
     policy = RetryPolicy(retry_after_cap=60.0)
-    async with Sandbox(faults=plan) as sb:
-        async with client_for(sb, retry=policy, deadline=1.0) as client:
-            started = time.perf_counter()
-            with pytest.raises(RateLimitError):
-                await client.overall_statistics(MAR_1_2025, MAR_1_2025 + DAY)
-            assert time.perf_counter() - started < 0.5
+    sandbox = Sandbox(faults=plan)
+    async with sandbox as sb, client_for(sb, retry=policy, deadline=1.0) as client:
+        started = time.perf_counter()
+        with pytest.raises(RateLimitError):
+            await client.overall_statistics(MAR_1_2025, MAR_1_2025 + DAY)
+        assert time.perf_counter() - started < 0.5
 
 
 def test_the_deadline_fires_on_time_on_a_virtual_clock() -> None:
@@ -158,11 +158,11 @@ async def test_cancelling_during_backoff_is_prompt() -> None:
 
 async def test_a_deadline_cancels_every_piece() -> None:
     """When the deadline ends a split call, none of its requests stays open."""
-    async with Sandbox(faults=HANGING) as sb:
-        async with client_for(sb, timeout=30.0, deadline=0.3) as client:
-            with pytest.raises(RequestTimeoutError):
-                await client.overall_statistics(*THREE_YEARS)
-            assert connections_in_use(client) == 0
+    sandbox = Sandbox(faults=HANGING)
+    async with sandbox as sb, client_for(sb, timeout=30.0, deadline=0.3) as client:
+        with pytest.raises(RequestTimeoutError):
+            await client.overall_statistics(*THREE_YEARS)
+        assert connections_in_use(client) == 0
 
 
 async def test_misused_clients_raise_client_state_error(sandbox: Sandbox) -> None:
