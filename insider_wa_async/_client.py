@@ -13,7 +13,7 @@ import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
+from types import SimpleNamespace, TracebackType
 from typing import TypeVar
 
 import aiohttp
@@ -32,7 +32,7 @@ from ._errors import (
     RequestValidationError,
     TransportError,
 )
-from ._limiter import RateLimiter, limiter_for
+from ._limiter import Permit, RateLimiter, limiter_for
 from ._merge import merge_statistics
 from ._models import OverallStatistics
 from ._ranges import split_range
@@ -175,6 +175,7 @@ class InsiderWAClient:
             connector=aiohttp.TCPConnector(limit=self._max_connections),
             timeout=self._timeout,
             raise_for_status=False,
+            trace_configs=[_SEND_TRACE],
         )
         self._state = _State.OPEN
 
@@ -360,10 +361,15 @@ class InsiderWAClient:
     async def _attempt(self, body: bytes, attempt: int) -> OverallStatistics:
         assert self._session is not None
         assert self._limiter is not None
-        await self._limiter.acquire()
+        permit = await self._limiter.acquire()
         headers = await self._auth.headers(self._post_token, self._base_url)
+        if permit is not None and self._given_session is not None:
+            # A caller's session has no send trace: count from now instead.
+            permit.sent(asyncio.get_running_loop().time())
         started = time.perf_counter()
-        status, payload, retry_after = await self._post(self._url, body, headers)
+        status, payload, retry_after = await self._post(
+            self._url, body, headers, permit
+        )
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "POST %s -> %d in %.1f ms (attempt %d)",
@@ -380,12 +386,20 @@ class InsiderWAClient:
         raise error
 
     async def _post(
-        self, url: str, body: bytes, headers: dict[str, str]
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        permit: Permit | None = None,
     ) -> tuple[int, bytes, float | None]:
         assert self._session is not None
         try:
             async with self._session.post(
-                url, data=body, headers=headers, timeout=self._timeout
+                url,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                trace_request_ctx=permit,
             ) as response:
                 payload = await response.read()
                 hint = None
@@ -420,6 +434,21 @@ class InsiderWAClient:
                 body=error.body,
             )
         raise error
+
+
+async def _mark_sent(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    """Tell the request's permit that its headers have just gone out."""
+    permit = context.trace_request_ctx
+    if isinstance(permit, Permit):
+        permit.sent(asyncio.get_running_loop().time())
+
+
+_SEND_TRACE = aiohttp.TraceConfig()
+_SEND_TRACE.on_request_headers_sent.append(_mark_sent)
 
 
 async def _gather_or_cancel(work: Sequence[Awaitable[_T]]) -> list[_T]:

@@ -1,15 +1,20 @@
 """Client-side rate limiting: one bucket per credential, shared process-wide.
 
 The API accepts at most ``rate`` requests of one credential in any sliding
-second. A plain token bucket of that rate lets ``burst + rate * W`` requests
-through in a window of W seconds, so it must run a little slower than the
-limit to leave room for the jitter between taking a token and the request
-reaching the server. :class:`CredentialLimiter` paces with an aiolimiter
-bucket at ``headroom * rate`` (a small burst absorbs late timers, so the
-pace is kept), and a sliding-window guard makes sure that no window of
-``1 s + margin`` ever holds more than ``rate`` grants, whatever the bucket
-allowed. A strict server then refuses nothing as long as the send jitter
-stays under the margin, while the long-run pace stays at ``headroom``.
+second, counted when they arrive. A plain token bucket of that rate lets
+``burst + rate * W`` requests through in a window of W seconds, and what the
+server sees is further blurred by the time between taking a token and the
+request leaving: on a cold start, with hundreds of tasks starting at once,
+the first request can leave 100 ms after its token.
+
+:class:`CredentialLimiter` therefore does two things. It paces with an
+aiolimiter bucket at ``headroom * rate`` (a small burst absorbs late timers,
+so the pace holds). And a sliding-window guard keeps every request at least
+``1 s + margin`` after the request ``rate`` places before it *left*: the
+client reports when each request's headers went out, so the delay between
+token and send cannot bunch requests up at the server. What is left to
+cover is the variation of the network's one-way delay, which is what
+``margin`` is for.
 """
 
 from __future__ import annotations
@@ -25,26 +30,57 @@ from aiolimiter import AsyncLimiter
 
 __all__ = [
     "CredentialLimiter",
+    "Permit",
     "RateLimiter",
     "SlidingWindowLimiter",
     "limiter_for",
 ]
 
 
+class Permit:
+    """One granted request; tell it when the request actually left.
+
+    Attributes:
+        at: The loop time of the grant, later moved to the time of sending.
+    """
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def sent(self, at: float) -> None:
+        """Record that the request left at loop time ``at``."""
+        if at > self.at:
+            self.at = at
+
+
 @runtime_checkable
 class RateLimiter(Protocol):
     """What the client needs of a limiter: one call per HTTP attempt."""
 
-    async def acquire(self) -> None:
-        """Wait until one more request may be sent, and count it."""
+    async def acquire(self) -> Permit | None:
+        """Wait until one more request may be sent, and count it.
+
+        Returns:
+            A :class:`Permit` the client marks when the request leaves, or
+            None when the limiter has no use for that.
+        """
 
 
 class SlidingWindowLimiter:
-    """At most ``limit`` grants in any window of ``window`` seconds.
+    """At most ``limit`` requests in any window of ``window`` seconds.
 
-    Slots are reserved before sleeping, so concurrent callers never share
-    one; a caller cancelled while it waits leaves its slot unused (the
-    limiter errs on the safe side). Grants come in order of arrival.
+    Each request waits until the one ``limit`` places before it is a window
+    old; its time is the moment it was granted, or the moment it left when
+    the caller reports that through :meth:`Permit.sent`. Places are taken
+    in order of arrival before waiting, so concurrent callers never share
+    one; a caller cancelled while it waits leaves its place unused (the
+    limiter errs on the safe side).
+
+    Args:
+        limit: Requests allowed in one window.
+        window: The window's length, in seconds.
     """
 
     def __init__(self, limit: int, window: float) -> None:
@@ -54,23 +90,26 @@ class SlidingWindowLimiter:
             raise ValueError("window must be positive")
         self.limit = limit
         self.window = window
-        self._grants: deque[float] = deque(maxlen=limit)
+        self._permits: deque[Permit] = deque(maxlen=limit)
 
-    def reserve(self, now: float) -> float:
-        """Reserve the earliest slot at or after ``now``; return its time."""
-        due = now
-        if len(self._grants) == self.limit:
-            due = max(now, self._grants[0] + self.window)
-        self._grants.append(due)
-        return due
+    def reserve(self, now: float) -> tuple[Permit, Permit | None]:
+        """Take the next place; return it and the permit it must wait for."""
+        ahead = self._permits[0] if len(self._permits) == self.limit else None
+        permit = Permit(now)
+        self._permits.append(permit)
+        return permit, ahead
 
-    async def acquire(self) -> None:
-        """Wait for a slot in the window."""
+    async def acquire(self) -> Permit:
+        """Wait for room in the window; return the permit to mark when sent."""
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        due = self.reserve(now)
-        if due > now:
-            await asyncio.sleep(due - now)
+        permit, ahead = self.reserve(loop.time())
+        if ahead is not None:
+            # The request ahead may report a later send time while we wait,
+            # so the deadline can move: there is no event to wait on.
+            while (wait := ahead.at + self.window - loop.time()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+        permit.at = loop.time()
+        return permit
 
 
 class CredentialLimiter:
@@ -81,8 +120,9 @@ class CredentialLimiter:
         headroom: The share of ``rate`` to pace at in the long run.
         burst: The bucket's capacity, in requests; above 1 it lets a late
             timer be made up for, so the pace does not drift down.
-        margin: Seconds added to the guard's window: the send jitter the
-            server may see without ever counting more than ``rate``.
+        margin: Seconds added to the guard's window, for the variation of
+            the one-way delay to the server. Past
+            ``1 / rate * (1 / headroom - 1)`` it starts to slow the pace.
     """
 
     def __init__(
@@ -104,10 +144,15 @@ class CredentialLimiter:
         self._bucket = AsyncLimiter(burst, burst / pace)
         self._guard = SlidingWindowLimiter(max(1, math.floor(rate)), 1.0 + margin)
 
-    async def acquire(self) -> None:
-        """Wait for a token of the bucket, then for room in the sliding second."""
+    async def acquire(self) -> Permit:
+        """Wait for a token of the bucket, then for room in the sliding second.
+
+        Returns:
+            The permit to mark with :meth:`Permit.sent` when the request
+            leaves; unmarked, it counts from the moment it was granted.
+        """
         await self._bucket.acquire()
-        await self._guard.acquire()
+        return await self._guard.acquire()
 
 
 _registry: weakref.WeakKeyDictionary[

@@ -81,11 +81,53 @@ def test_guarantee_for_any_rate(rate: float, tasks: int) -> None:
     assert max_in_window(times, 1.0) <= int(rate)
 
 
-def test_sliding_window_reserves_distinct_slots() -> None:
-    """Concurrent callers reserve distinct slots: the n+limit-th waits a window."""
+def test_sliding_window_reserves_distinct_places() -> None:
+    """Each caller waits for the one `limit` places before it, none shared."""
     window = SlidingWindowLimiter(3, 10.0)
-    slots = [window.reserve(0.0) for _ in range(7)]
-    assert slots == [0.0, 0.0, 0.0, 10.0, 10.0, 10.0, 20.0]
+    taken = [window.reserve(float(i)) for i in range(7)]
+    permits = [permit for permit, _ in taken]
+    aheads = [ahead for _, ahead in taken]
+    assert aheads[:3] == [None, None, None]
+    assert aheads[3:] == permits[:4]
+
+
+def test_a_late_send_pushes_back_the_request_a_window_later() -> None:
+    """A request that left late delays the one `limit` places after it."""
+
+    async def scenario() -> list[float]:
+        window = SlidingWindowLimiter(2, 1.0)
+        loop = asyncio.get_running_loop()
+        first = await window.acquire()
+        await window.acquire()
+        granted_at = loop.time()
+        first.sent(granted_at + 0.3)  # its headers left 300 ms after the grant
+        third = await window.acquire()
+        return [granted_at, third.at]
+
+    granted_at, third_at = run_virtual(scenario())
+    assert third_at >= granted_at + 1.3
+
+
+def test_reported_send_times_keep_the_server_side_guarantee() -> None:
+    """With random send delays reported, sends never exceed the rate per second."""
+
+    async def scenario() -> list[float]:
+        limiter = CredentialLimiter(50)
+        loop = asyncio.get_running_loop()
+        sends: list[float] = []
+        delays = iter([0.0, 0.12, 0.003, 0.05, 0.2, 0.0, 0.01] * 100)
+
+        async def one() -> None:
+            permit = await limiter.acquire()
+            await asyncio.sleep(next(delays))
+            permit.sent(loop.time())
+            sends.append(loop.time())
+
+        await asyncio.gather(*(one() for _ in range(400)))
+        return sends
+
+    sends = run_virtual(scenario())
+    assert max_in_window(sends, 1.0) <= 50
 
 
 def test_cancelled_waiter_does_not_break_the_guarantee() -> None:
