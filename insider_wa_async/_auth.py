@@ -108,6 +108,7 @@ class _TokenSource:
         self.token: str | None = None
         self._refresh_at = 0.0
         self.fetched = 0
+        self._generation = 0
 
     def current(self, now: float) -> str | None:
         return self.token if self.token and now < self._refresh_at else None
@@ -117,23 +118,22 @@ class _TokenSource:
         token = self.current(loop.time())
         if token:
             return token
+        seen = self._generation
         async with self._lock:
-            token = self.current(loop.time())
+            # A token fetched while this caller waited is used as it is, even
+            # one already due for renewal: one fetch serves every waiter.
+            fresh = self.token if self._generation != seen else None
+            token = self.current(loop.time()) or fresh
             if token:
                 return token
             await self._guard.acquire()
-            answer = await post(url, self._body)
-            try:
-                decoded = _token_decoder.decode(answer)
-            except msgspec.DecodeError as exc:
-                raise ResponseShapeError(
-                    "token endpoint answered without an access_token"
-                ) from exc
+            decoded = _decode_token(await post(url, self._body))
             lifetime = max(0.0, decoded.expires_in)
             # Renew a little before expiry: 10% of the lifetime, at most 60 s.
             self._refresh_at = loop.time() + lifetime - min(60.0, lifetime * 0.1)
             self.token = decoded.access_token
             self.fetched += 1
+            self._generation += 1
             return self.token
 
     def invalidate(self, token: str) -> bool:
@@ -142,6 +142,18 @@ class _TokenSource:
             self.token = None
             return True
         return self.token is not None
+
+
+def _decode_token(answer: bytes) -> _TokenAnswer:
+    try:
+        decoded = _token_decoder.decode(answer)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise ResponseShapeError(
+            "token endpoint answered without an access_token"
+        ) from exc
+    if not decoded.access_token:
+        raise ResponseShapeError("token endpoint answered an empty access_token")
+    return decoded
 
 
 _sources: weakref.WeakKeyDictionary[
