@@ -42,6 +42,7 @@ from ._models import (
     UndeliveredDetails,
 )
 from ._ranges import split_range
+from ._redis_limiter import LimiterUnavailableError, RedisLimiter, redis_limiter_for
 from ._request import STATUSES, CampaignFilter, CampaignType, TimeBound
 from ._retry import RetryPolicy
 from ._windows import Step, Window, windows
@@ -62,10 +63,12 @@ __all__ = [
     "DropDetails",
     "InsiderWAClient",
     "InsiderWAError",
+    "LimiterUnavailableError",
     "OverallStatistics",
     "ProductNotActiveError",
     "RateLimitError",
     "RateLimiter",
+    "RedisLimiter",
     "RequestParseError",
     "RequestTimeoutError",
     "RequestValidationError",
@@ -87,6 +90,7 @@ __all__ = [
     "fetch_windows",
     "iter_windows",
     "merge_statistics",
+    "redis_limiter_for",
     "split_range",
     "windows",
 ]

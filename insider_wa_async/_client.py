@@ -36,6 +36,7 @@ from ._limiter import Permit, RateLimiter, limiter_for
 from ._merge import merge_statistics
 from ._models import OverallStatistics
 from ._ranges import split_range
+from ._redis_limiter import RedisLimiter, redis_limiter_for
 from ._request import CampaignFilter, TimeBound, to_unix_seconds, validate_range
 from ._retry import RETRY_STATUSES, RetryPolicy, retry_after_seconds
 from ._windows import Step
@@ -96,6 +97,9 @@ class InsiderWAClient:
         session: An ``aiohttp.ClientSession`` to use instead of our own.
         limiter: A limiter to use instead of the process-wide one (e.g. one
             shared across processes).
+        redis_url: A Redis URL: the credential's allowance is then shared by
+            every process and host using it (needs the ``redis`` extra).
+            Not with ``limiter``.
         retry: Retry count and backoff settings; see :class:`RetryPolicy`.
         max_connections: Size of the connection pool we create.
     """
@@ -114,6 +118,7 @@ class InsiderWAClient:
         deadline: float | None = 600.0,
         session: aiohttp.ClientSession | None = None,
         limiter: RateLimiter | None = None,
+        redis_url: str | None = None,
         retry: RetryPolicy | None = None,
         max_connections: int = 100,
     ) -> None:
@@ -135,7 +140,11 @@ class InsiderWAClient:
         self._deadline = deadline
         self._given_session = session
         self._session: aiohttp.ClientSession | None = None
+        if limiter is not None and redis_url is not None:
+            raise ValueError("give limiter or redis_url, not both")
         self._given_limiter = limiter
+        self._redis_url = redis_url
+        self._owned_limiter: RedisLimiter | None = None
         self._limiter: RateLimiter | None = None
         self._max_connections = max_connections
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -164,12 +173,20 @@ class InsiderWAClient:
 
         Raises:
             ClientStateError: The client was opened or closed before.
+            LimiterUnavailableError: ``redis_url`` was given and Redis did
+                not answer.
         """
         if self._state is not _State.UNOPENED:
             raise ClientStateError(f"client is {self._state.value}; open it once")
         self._loop = asyncio.get_running_loop()
-        self._limiter = self._given_limiter or limiter_for(
-            self._auth.key, self.rate_limit
+        if self._given_limiter is None and self._redis_url is not None:
+            self._owned_limiter = await redis_limiter_for(
+                self._redis_url, self._auth.key, self.rate_limit
+            )
+        self._limiter = (
+            self._given_limiter
+            or self._owned_limiter
+            or limiter_for(self._auth.key, self.rate_limit)
         )
         self._session = self._given_session or aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._max_connections),
@@ -180,10 +197,13 @@ class InsiderWAClient:
         self._state = _State.OPEN
 
     async def close(self) -> None:
-        """Close the session we opened (never one the caller passed in)."""
+        """Close the session and limiter we opened (never ones passed in)."""
         if self._state is _State.OPEN and self._given_session is None:
             assert self._session is not None
             await self._session.close()
+        if self._owned_limiter is not None:
+            await self._owned_limiter.aclose()
+            self._owned_limiter = None
         self._state = _State.CLOSED
 
     async def overall_statistics(

@@ -25,6 +25,7 @@ EXPECTED = {
     "APIError", "AuthenticationError", "ButtonStats", "CampaignDetail",
     "CampaignFilter", "CampaignType", "Chart", "ClientStateError",
     "CredentialLimiter", "DropDetails", "InsiderWAClient", "InsiderWAError",
+    "LimiterUnavailableError", "RedisLimiter", "redis_limiter_for",
     "OverallStatistics", "ProductNotActiveError", "RateLimitError", "RateLimiter",
     "RequestParseError", "RequestTimeoutError", "RequestValidationError",
     "ResponseShapeError", "ResponseSummary", "RetryPolicy", "STATUSES",

@@ -89,6 +89,12 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--api-key", help=f"API key (env {ENV_PREFIX}API_KEY)")
     group.add_argument(
+        "--redis-url",
+        default=os.environ.get(f"{ENV_PREFIX}REDIS_URL"),
+        help="share the rate limit with other processes through this Redis "
+        f"(env {ENV_PREFIX}REDIS_URL)",
+    )
+    group.add_argument(
         "--rate-limit",
         type=float,
         default=100.0,
@@ -206,6 +212,7 @@ async def _query(
     client = InsiderWAClient(
         rate_limit=args.rate_limit,
         timeout=args.timeout,
+        redis_url=args.redis_url,
         **client_options,  # type: ignore[arg-type]
     )
     async with client:

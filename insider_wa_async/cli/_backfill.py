@@ -638,7 +638,11 @@ def _plan(args: argparse.Namespace) -> _Plan:
 
 @contextlib.asynccontextmanager
 async def _open_client(args: argparse.Namespace) -> AsyncIterator[InsiderWAClient]:
-    options: dict[str, Any] = {"rate_limit": args.rate_limit, "timeout": args.timeout}
+    options: dict[str, Any] = {
+        "rate_limit": args.rate_limit,
+        "timeout": args.timeout,
+        "redis_url": args.redis_url,
+    }
     if not args.sandbox:
         given = credentials_from(args)
         client = InsiderWAClient(
