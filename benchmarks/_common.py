@@ -9,8 +9,11 @@ that a noisy moment of a shared machine hits both sides of a ratio alike.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -20,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +269,8 @@ class Row:
     ratio: float | None = None
     target: str = ""
     passed: bool | None = None
+    ratio_unit: str = "x"
+    digits: int = 2
 
 
 def interleave(
@@ -308,12 +314,13 @@ def row(
     scale: float = 1e3,
     ratio: float | None = None,
     target: str = "",
+    ratio_unit: str = "x",
 ) -> Row:
-    """Summarise samples (in base units) into a row; ``target`` is ``">= x"``."""
+    """Summarise samples (in base units) into a row; ``target`` is ``">= 3x"``."""
     passed = None
     if target and ratio is not None:
         op, _, bound = target.partition(" ")
-        limit = float(bound.rstrip("x"))
+        limit = float(bound.rstrip("xs"))
         passed = ratio >= limit if op == ">=" else ratio <= limit
     return Row(
         candidate,
@@ -324,6 +331,7 @@ def row(
         ratio,
         target,
         passed,
+        ratio_unit,
     )
 
 
@@ -337,7 +345,7 @@ def print_table(title: str, rows: list[Row]) -> None:
     )
     for r in rows:
         spread = f"{_num(r.low)}..{_num(r.high)}"
-        ratio = "" if r.ratio is None else f"{r.ratio:.2f}x"
+        ratio = "" if r.ratio is None else f"{r.ratio:.{r.digits}f}{r.ratio_unit}"
         verdict = "" if r.passed is None else ("PASS" if r.passed else "FAIL")
         print(
             f"{r.candidate:<{width}}{_num(r.median):>8} {r.unit:<2}"
@@ -347,7 +355,7 @@ def print_table(title: str, rows: list[Row]) -> None:
 
 
 def _num(value: float) -> str:
-    return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def write_results(layer: str, tables: dict[str, list[Row]], **extra: Any) -> bool:
@@ -378,3 +386,111 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+# ----------------------------------------------------------------------------
+# Servers in their own processes (loopback only)
+
+
+class ServerProcess:
+    """A server running in a child process, driven through a pipe.
+
+    The child answers ``"stats"``, ``"reset"`` and ``"stop"`` commands; its
+    first message is its base URL. It stops by itself when the pipe closes.
+    """
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=target, args=(child, *args))
+        self._process.start()
+        child.close()
+        if not self._conn.poll(60):
+            self._process.kill()
+            raise RuntimeError("the server process did not start")
+        self.url: str = self._conn.recv()
+
+    def ask(self, command: str) -> Any:
+        """Send a command and return the child's answer."""
+        self._conn.send(command)
+        return self._conn.recv()
+
+    def stop(self) -> None:
+        """Stop the child and wait for it."""
+        with contextlib.suppress(OSError, EOFError):
+            self.ask("stop")
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+async def _serve_commands(conn: Connection, answer: Callable[[str], Any]) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            command = await loop.run_in_executor(None, conn.recv)
+        except EOFError:
+            return
+        if command == "stop":
+            conn.send(None)
+            return
+        conn.send(answer(command))
+
+
+def sandbox_child(conn: Connection, options: dict[str, Any]) -> None:
+    """Run a `Sandbox` with ``options`` on 127.0.0.1 (child process entry)."""
+    from insider_wa_async.sandbox import Sandbox
+
+    async def run() -> None:
+        async with Sandbox(host="127.0.0.1", port=0, **options) as sandbox:
+            conn.send(sandbox.url)
+
+            def answer(command: str) -> Any:
+                if command == "reset":
+                    sandbox.reset_stats()
+                    return None
+                stats = sandbox.stats
+                return {
+                    "accepted": sum(stats.accepted.values()),
+                    "refused_429": sum(stats.refused_429.values()),
+                    "max_in_window": stats.max_in_window(),
+                }
+
+            await _serve_commands(conn, answer)
+
+    asyncio.run(run())
+
+
+def fixed_body_child(conn: Connection, bodies: dict[str, bytes]) -> None:
+    """Serve ``bodies[name]`` to any POST below ``/<name>/`` (child entry)."""
+    from aiohttp import web
+
+    responses = {name: body for name, body in bodies.items()}
+
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()
+        body = responses[request.match_info["name"]]
+        return web.Response(body=body, content_type="application/json")
+
+    async def run() -> None:
+        app = web.Application()
+        app.router.add_post("/{name}/{tail:.*}", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        conn.send(f"http://{host}:{port}")
+        try:
+            await _serve_commands(conn, lambda command: None)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(run())
