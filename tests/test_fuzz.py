@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from insider_wa_async import (
@@ -106,6 +106,8 @@ def bodies(draw: st.DrawFn) -> bytes:
 
 @FUZZ
 @given(bodies())
+@example(b'{"\xffchart":{}}')
+@example(b"[" * 50_000)
 def test_decoding_any_body_gives_a_result_or_a_shape_error(body: bytes) -> None:
     """A 200 body either decodes to statistics or raises ResponseShapeError."""
     outcome = outcome_of(decode_statistics, body)
