@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import os
 import signal
 import subprocess
@@ -22,6 +23,9 @@ from insider_wa_async._backfill import iter_windows
 from insider_wa_async._models import OverallStatistics
 from insider_wa_async._windows import windows
 from insider_wa_async.cli import _backfill as command
+from insider_wa_async.cli import _backfill_files as layout
+from insider_wa_async.cli import _backfill_rows as flat
+from insider_wa_async.cli import _progress
 from insider_wa_async.sandbox import FaultPlan, Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,11 +186,10 @@ def expected_rows(body: dict[str, Any], start: int, end: int) -> dict[str, list[
         return first + "".join(part.title() for part in rest)
 
     def counters(item: dict[str, Any]) -> list[Any]:
-        values = [item.get(camel(name), 0) for name in command._COUNTERS]
-        values += [item["dropDetails"].get(camel(f.name), 0) for f in command._DROP]
+        values = [item.get(camel(name), 0) for name in flat._COUNTERS]
+        values += [item["dropDetails"].get(camel(f.name), 0) for f in flat._DROP]
         values += [
-            item["undeliveredDetails"].get(camel(f.name), 0)
-            for f in command._UNDELIVERED
+            item["undeliveredDetails"].get(camel(f.name), 0) for f in flat._UNDELIVERED
         ]
         return values
 
@@ -210,7 +213,7 @@ def expected_rows(body: dict[str, Any], start: int, end: int) -> dict[str, list[
                 item["endsOn"],
                 item["campaignLastDeliveryDate"],
                 *counters(item),
-                *(responses.get(camel(n), 0) for n in command._RESPONSES),
+                *(responses.get(camel(n), 0) for n in flat._RESPONSES),
             ]
         )
     return {"summaries": [[*head, *counters(body["summary"])]], "details": details}
@@ -225,11 +228,11 @@ def read_table(out: Path, fmt: str, table: str) -> list[list[Any]]:
     if fmt == "csv":
         with path.open(newline="") as file:
             header, *rows = csv.reader(file)
-        assert tuple(header) == command.COLUMNS[table]
+        assert tuple(header) == flat.COLUMNS[table]
         return rows
     pq = pytest.importorskip("pyarrow.parquet")
     data = pq.read_table(path)
-    assert tuple(data.column_names) == command.COLUMNS[table]
+    assert tuple(data.column_names) == flat.COLUMNS[table]
     return [list(row.values()) for row in data.to_pylist()]
 
 
@@ -245,7 +248,7 @@ def output_bytes(out: Path) -> dict[str, bytes]:
     names = [
         p
         for p in out.iterdir()
-        if p.is_file() and p.name.split(".")[0] in command.TABLES
+        if p.is_file() and p.name.split(".")[0] in layout.TABLES
     ]
     return {path.name: path.read_bytes() for path in sorted(names)}
 
@@ -263,7 +266,7 @@ async def test_each_format_reads_back_as_the_truth(
     for start, end in windows(date(2024, 2, 25), date(2024, 3, 5)):
         for table, rows in expected_rows(sandbox.truth(start, end), start, end).items():
             expected[table] += rows
-    for table in command.TABLES:
+    for table in layout.TABLES:
         rows = read_table(tmp_path, fmt, table)
         want = expected[table]
         if fmt == "csv":
@@ -327,7 +330,7 @@ async def test_failed_windows_are_reported_and_retried_on_rerun(
     assert await asyncio.to_thread(run, *argv, "--out", str(out)) == 0
     assert sandbox.stats.requests == failures
     assert output_bytes(out) == output_bytes(reference)
-    assert not (out / command.PENDING).exists()
+    assert not (out / layout.PENDING).exists()
 
 
 def test_parquet_without_pyarrow_is_a_clear_error(
@@ -339,6 +342,170 @@ def test_parquet_without_pyarrow_is_a_clear_error(
     assert run(*argv, "--start", "2024-01-01", "--end", "2024-01-02") == 1
     assert "insider-wa-async[parquet]" in capsys.readouterr().err
     assert not (tmp_path / command.CHECKPOINT).exists()
+
+
+# Errors that would fail every window -----------------------------------
+
+# At 5 requests/s, trying each of these 121 windows would take over 24 s.
+SLOW_RANGE = ["--start", "2024-01-01", "--end", "2024-04-30", "--rate-limit", "5"]
+
+
+async def stopped_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str
+) -> str:
+    """Run a backfill that must stop on its first answer; return its stderr."""
+    started = time.monotonic()
+    out = ["--out", str(tmp_path), "--concurrency", "4", *SLOW_RANGE]
+    assert await asyncio.to_thread(run, *argv, *out) == 1
+    assert time.monotonic() - started < 10
+
+    err = capsys.readouterr().err
+    assert err.count("Error: ") == 1
+    assert "failed: " not in err
+    checkpoint = (tmp_path / command.CHECKPOINT).read_bytes()
+    assert checkpoint.count(b"\n") == 1, "no window may be committed"
+    return err
+
+
+async def test_a_bad_token_stops_the_run_at_once(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refused bearer token ends the run with exit 1 after one answer."""
+    argv = ["--base-url", sandbox.url, "--token", "not-the-sandbox-token"]
+    err = await stopped_at_once(tmp_path, capsys, *argv)
+    assert "HTTP 401" in err
+    assert "not-the-sandbox-token" not in err
+
+
+async def test_refused_client_credentials_stop_the_run_at_once(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refused OAuth secret ends the run with exit 1, asking for few tokens."""
+    argv = ["--base-url", sandbox.url, "--client-id", sandbox.client_id]
+    argv += ["--client-secret", "not-the-secret"]
+    err = await stopped_at_once(tmp_path, capsys, *argv)
+    assert "HTTP 401" in err
+    assert sandbox.stats.token_requests <= 4
+    assert sandbox.stats.requests == 0
+
+
+async def test_an_unknown_tag_stops_the_run_at_once(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tag name the API does not know (422) ends the run before most windows."""
+    argv = ["--base-url", sandbox.url, "--token", sandbox.token]
+    err = await stopped_at_once(tmp_path, capsys, *argv, "--tag", "no-such-tag")
+    assert "HTTP 422" in err
+    assert "no-such-tag" in err
+    assert 1 <= sandbox.stats.requests <= 4
+
+
+# Progress ---------------------------------------------------------------
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        """Return the time set last, in seconds."""
+        return self.now
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        """Claim to be a terminal."""
+        return True
+
+
+def test_progress_off_a_terminal_prints_a_line_every_interval() -> None:
+    """Off a terminal, a plain line comes at most once per interval, and at the end."""
+    stream, clock = io.StringIO(), FakeClock()
+    progress = _progress.Progress(10, 2, enabled=True, stream=stream, clock=clock)
+    for _ in range(4):
+        clock.now += 1.0
+        progress.update()
+    assert stream.getvalue() == ""
+
+    clock.now += 1.0
+    progress.update(failed=True)
+    clock.now += 1.0
+    progress.update()
+    progress.finish()
+    assert stream.getvalue().splitlines() == [
+        "backfill: 6/10 windows, 1.0/s, ETA 3 s, 1 failed",
+        "backfill: 7/10 windows, 1.0/s, ETA 2 s, 1 failed",
+    ]
+
+
+def test_progress_on_a_terminal_redraws_a_bar() -> None:
+    """On a terminal, one line is redrawn in place as a bar and ended at finish."""
+    stream, clock = Terminal(), FakeClock()
+    progress = _progress.Progress(4, 0, enabled=True, stream=stream, clock=clock)
+    for _ in range(4):
+        clock.now += 0.5
+        progress.update()
+    progress.finish()
+
+    text = stream.getvalue()
+    assert text.endswith("\n")
+    assert text.count("\n") == 1
+    frames = text.rstrip("\n").split("\r")[1:]
+    assert len(frames) == 5
+    assert frames[0].startswith("[" + "#" * 7 + "-" * 23 + "] 1/4 windows")
+    assert frames[-1].startswith("[" + "#" * 30 + "] 4/4 windows, 2.0/s, ETA 0 s")
+    assert "backfill:" not in text
+
+
+def test_progress_is_silent_when_disabled() -> None:
+    """With -q nothing is written, on a terminal or not."""
+    stream, clock = Terminal(), FakeClock()
+    progress = _progress.Progress(3, 0, enabled=False, stream=stream, clock=clock)
+    clock.now += 10.0
+    progress.update()
+    progress.finish()
+    assert stream.getvalue() == ""
+
+
+async def test_backfill_prints_progress_lines_when_stderr_is_not_a_terminal(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A run logging to a file or pipe shows plain progress lines, never a bar."""
+    monkeypatch.setattr(_progress, "PROGRESS_INTERVAL", 0.0)
+    argv = ["--base-url", sandbox.url, "--token", sandbox.token, "--out", str(tmp_path)]
+    argv += ["--start", "2024-01-01", "--end", "2024-01-05"]
+    assert await asyncio.to_thread(command.main, argv) == 0
+
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    shown = [line for line in err.splitlines() if " windows, " in line]
+    assert [line.split(" windows")[0] for line in shown] == [
+        *(f"backfill: {done}/5" for done in range(1, 6)),
+        "backfill: 5/5",
+    ]
+
+
+async def test_backfill_draws_a_bar_when_stderr_is_a_terminal(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run on a terminal redraws one bar line and ends it with a newline."""
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["--base-url", sandbox.url, "--token", sandbox.token, "--out", str(tmp_path)]
+    argv += ["--start", "2024-01-01", "--end", "2024-01-05"]
+    assert await asyncio.to_thread(command.main, argv) == 0
+
+    err = terminal.getvalue()
+    assert "\r[" + "#" * 30 + "] 5/5 windows" in err
+    assert "backfill: 5/5 windows," not in err
+    assert err.endswith("backfill: 5 windows written to " + str(tmp_path) + "\n")
 
 
 # Crashes ----------------------------------------------------------------
@@ -399,7 +566,7 @@ async def test_a_torn_tail_is_cut_off_on_resume(
     out.mkdir()
     split = windows(date(2024, 1, 1), date(2024, 1, 20))[7].start
     lengths = {}
-    for table in command.TABLES:
+    for table in layout.TABLES:
         lines = (reference / f"{table}.jsonl").read_bytes().splitlines(keepends=True)
         kept = [
             ln for ln in lines if msgspec.json.decode(ln)["window_start_time"] < split

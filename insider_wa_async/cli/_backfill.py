@@ -7,32 +7,12 @@ summary counter and both breakdowns flattened into ``drop_*`` and
 in campaign id order). Windows are named by their first and last UTC day
 (``window_start``, ``window_end``) and by their Unix-second bounds.
 
-How the files stay exact across crashes:
-
-- Rows are appended in window order only. A window that arrives early waits
-  in memory (the fetcher's look-ahead) until every earlier window is written.
-- Now and then (``COMMIT_INTERVAL``) the files are flushed and fsynced, then a
-  line is appended to ``DIR/backfill.checkpoint`` (JSON lines: the run's
-  parameters first, then commits) recording how many windows the files hold
-  and each file's byte length. A resumed run truncates every file to the last
-  committed length and fetches the windows after it, so a run killed at any
-  moment (SIGKILL included) and resumed gives the same bytes as one that was
-  never interrupted: a half-written window is cut off and written again, a
-  torn last checkpoint line is ignored.
-- A window that fails for good (after the client's retries) is reported and
-  the run goes on, but it blocks the files: the windows after it are stored
-  one file each in ``DIR/.pending/`` (written to a temporary name, fsynced,
-  renamed) and appended in order by the run that finally fetches the failed
-  window. The files therefore always hold a gap-free prefix of the windows,
-  in order, and the final files are byte-identical whatever failed on the
-  way; the price is that after a failure the files stop at the first failed
-  window until a rerun fills it.
-- Errors that would fail every window (the credential, an unknown tag, a
-  range the API refuses) stop the run at once instead.
-- Parquet cannot be appended to: the rows are staged as JSON lines in
-  ``DIR/.staging/`` by the same mechanism, and once every window is there
-  the two ``.parquet`` files are written (temporary name, then rename) and
-  the staging files removed.
+Rows enter the files in window order only, and a checkpoint records now and
+then how much of them is complete, so a run killed at any moment (SIGKILL
+included) and resumed writes the same bytes as one never interrupted; a
+window that fails for good is reported, the run goes on and a rerun fetches
+it (``_backfill_files`` tells how). Errors that would fail every window (the
+credential, an unknown tag, a range the API refuses) stop the run at once.
 
 A checkpoint is reused only by a run with the same range, step, format and
 filter; another run refuses it (exit 2) unless ``--restart`` is given, which
@@ -44,23 +24,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
-import importlib
-import importlib.util
-import io
 import logging
-import os
 import shutil
 import sys
-import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import msgspec
 
-from .._backfill import WindowResult, fetch_windows
+from .._backfill import WindowResult, WindowStream, fetch_windows
 from .._client import InsiderWAClient
 from .._errors import (
     AuthenticationError,
@@ -71,7 +45,6 @@ from .._errors import (
     RequestValidationError,
     UnprocessableEntityError,
 )
-from .._models import CampaignDetail, DropDetails, OverallStatistics, UndeliveredDetails
 from .._windows import Window, step_name, windows
 from . import (
     UsageError,
@@ -82,16 +55,23 @@ from . import (
     credentials_from,
     parse_bound,
 )
+from . import _backfill_rows as rows
+from ._backfill_files import (
+    CHECKPOINT,
+    FORMATS,
+    STAGING,
+    Checkpoint,
+    Files,
+    Pending,
+    Writer,
+    clear_outputs,
+    existing_outputs,
+    locked,
+)
+from ._progress import Progress
 
 __all__ = ["add_arguments", "add_parser", "build_parser", "main", "run_backfill"]
 
-CHECKPOINT = "backfill.checkpoint"
-PENDING = ".pending"
-STAGING = ".staging"
-TABLES = ("summaries", "details")
-FORMATS = ("jsonl", "csv", "parquet")
-COMMIT_INTERVAL = 0.5
-PROGRESS_INTERVAL = 5.0
 _FATAL = (
     AuthenticationError,
     ProductNotActiveError,
@@ -100,501 +80,6 @@ _FATAL = (
     RequestValidationError,
     ClientStateError,
 )
-_PARQUET_HINT = "pip install 'insider-wa-async[parquet]'"
-
-# Columns ----------------------------------------------------------------
-
-_WINDOW_COLUMNS = ("window_start", "window_end", "window_start_time", "window_end_time")
-_COUNTERS = (
-    "sent",
-    "delivered",
-    "open",
-    "click",
-    "conversion",
-    "revenue",
-    "drop",
-    "targeted",
-    "unsubscribe",
-    "undelivered",
-    "delivery_pending",
-)
-_DROP = msgspec.structs.fields(DropDetails)
-_UNDELIVERED = msgspec.structs.fields(UndeliveredDetails)
-_BREAKDOWNS = (
-    *(f"drop_{f.name}" for f in _DROP),
-    *(f"undelivered_{f.name}" for f in _UNDELIVERED),
-)
-_CAMPAIGN = (
-    "campaign_id",
-    "campaign_name",
-    "status",
-    "campaign_type",
-    "is_conversational",
-    "phone_number",
-    "phone_number_name",
-    "tag_ids",
-    "tags",
-    "starts_on",
-    "ends_on",
-    "campaign_last_delivery_date",
-)
-_RESPONSES = ("sent", "open", "click", "conversion", "button_click")
-SUMMARY_COLUMNS = (*_WINDOW_COLUMNS, *_COUNTERS, *_BREAKDOWNS)
-DETAIL_COLUMNS = (
-    *_WINDOW_COLUMNS,
-    *_CAMPAIGN,
-    *_COUNTERS,
-    *_BREAKDOWNS,
-    *(f"response_{name}" for name in _RESPONSES),
-)
-COLUMNS = {"summaries": SUMMARY_COLUMNS, "details": DETAIL_COLUMNS}
-_TEXT_COLUMNS = frozenset(
-    {"window_start", "window_end", "campaign_name", "status", "campaign_type"}
-    | {"phone_number", "phone_number_name", "tag_ids", "tags"}
-)
-
-
-def _day(moment: int) -> str:
-    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%d")
-
-
-def _counters(item: Any) -> list[Any]:
-    drop, undelivered = item.drop_details, item.undelivered_details
-    return [
-        *(getattr(item, name) for name in _COUNTERS),
-        *(getattr(drop, f.name) for f in _DROP),
-        *(getattr(undelivered, f.name) for f in _UNDELIVERED),
-    ]
-
-
-def _campaign(detail: CampaignDetail) -> list[Any]:
-    responses = detail.response_summary
-    return [
-        detail.id,
-        detail.camp_name,
-        detail.status,
-        detail.campaign_type,
-        detail.is_conversational,
-        detail.phone_number,
-        detail.phone_number_name,
-        ";".join(str(tag.id) for tag in detail.tags),
-        ";".join(tag.name for tag in detail.tags),
-        detail.starts_on,
-        detail.ends_on,
-        detail.campaign_last_delivery_date,
-        *_counters(detail),
-        *(getattr(responses, name, 0) for name in _RESPONSES),
-    ]
-
-
-def table_rows(window: Window, stats: OverallStatistics) -> dict[str, list[list[Any]]]:
-    """Return the rows one window adds to each table, details by campaign id."""
-    head = [_day(window.start), _day(window.end), window.start, window.end]
-    details = sorted(stats.details, key=lambda detail: detail.id)
-    return {
-        "summaries": [[*head, *_counters(stats.summary)]],
-        "details": [[*head, *_campaign(detail)] for detail in details],
-    }
-
-
-# Encodings --------------------------------------------------------------
-
-
-def _encode_jsonl(columns: Sequence[str], rows: list[list[Any]]) -> bytes:
-    return b"".join(
-        msgspec.json.encode(dict(zip(columns, r, strict=True))) + b"\n" for r in rows
-    )
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
-
-
-def _encode_csv(rows: list[list[Any]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows([_csv_value(value) for value in row] for row in rows)
-    return buffer.getvalue().encode()
-
-
-def encode(fmt: str, table: str, rows: list[list[Any]]) -> bytes:
-    """Encode rows as appended to a table's file (parquet stages JSON lines)."""
-    if fmt == "csv":
-        return _encode_csv(rows)
-    return _encode_jsonl(COLUMNS[table], rows)
-
-
-def file_names(fmt: str) -> dict[str, str]:
-    """Return each table's appendable file, relative to the output directory."""
-    if fmt == "parquet":
-        return {table: f"{STAGING}/{table}.jsonl" for table in TABLES}
-    return {table: f"{table}.{fmt}" for table in TABLES}
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
-    _fsync_dir(path.parent)
-
-
-def _require_pyarrow() -> None:
-    """Check that pyarrow can be imported, without importing it (that is slow)."""
-    if importlib.util.find_spec("pyarrow") is None:
-        raise InsiderWAError(
-            f"--format parquet needs pyarrow, which is not installed: {_PARQUET_HINT}"
-        )
-
-
-def _import_pyarrow() -> None:
-    for module in ("pyarrow", "pyarrow.json", "pyarrow.parquet"):
-        importlib.import_module(module)
-
-
-def write_parquet(out: Path) -> None:
-    """Turn the staged JSON lines into ``summaries.parquet`` and ``details.parquet``."""
-    pa = importlib.import_module("pyarrow")
-    pj = importlib.import_module("pyarrow.json")
-    pq = importlib.import_module("pyarrow.parquet")
-
-    for table in TABLES:
-        columns = COLUMNS[table]
-        schema = pa.schema([(name, _arrow_type(pa, name)) for name in columns])
-        staged = out / STAGING / f"{table}.jsonl"
-        data = schema.empty_table()
-        if staged.stat().st_size:
-            options = pj.ParseOptions(
-                explicit_schema=schema, unexpected_field_behavior="error"
-            )
-            serial = pj.ReadOptions(use_threads=False)  # faster for small files
-            data = pj.read_json(staged, read_options=serial, parse_options=options)
-            data = data.select(list(columns))
-        target = out / f"{table}.parquet"
-        temporary = target.with_name(target.name + ".tmp")
-        pq.write_table(data.combine_chunks(), temporary, compression="zstd")
-        with open(temporary, "rb+") as file:
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    _fsync_dir(out)
-
-
-def _arrow_type(pa: Any, name: str) -> Any:
-    if name in _TEXT_COLUMNS:
-        return pa.string()
-    if name == "revenue":
-        return pa.float64()
-    if name == "is_conversational":
-        return pa.bool_()
-    return pa.int64()
-
-
-# Checkpoint -------------------------------------------------------------
-
-
-class Checkpoint:
-    """The append-only record of a run: its parameters, then its commits.
-
-    Each commit line holds ``next`` (the windows ``0..next-1`` are in the
-    files) and ``lengths`` (each file's committed byte length). A last line
-    cut short by a crash is dropped when the checkpoint is opened.
-    """
-
-    def __init__(self, out: Path, params: dict[str, Any]) -> None:
-        self.path = out / CHECKPOINT
-        self.params = params
-        self.next = 0
-        self.lengths: dict[str, int] = {}
-        self.finalized = False
-        self._file: IO[bytes] | None = None
-
-    def open(self) -> None:
-        """Read or create the checkpoint, then open it for appending.
-
-        Raises:
-            UsageError: It records another run's parameters.
-        """
-        if not self.path.exists():
-            _write_atomically(self.path, _line({"params": self.params}))
-        raw = self.path.read_bytes()
-        complete = raw[: raw.rfind(b"\n") + 1]
-        records = [msgspec.json.decode(line) for line in complete.splitlines()]
-        if not records or records[0].get("params") != self.params:
-            raise UsageError(
-                _mismatch(self.path, records[0] if records else {}, self.params)
-            )
-        for record in records[1:]:
-            self.next = record.get("next", self.next)
-            self.lengths = record.get("lengths", self.lengths)
-            self.finalized = record.get("finalized", self.finalized)
-        self._file = open(self.path, "r+b")  # noqa: SIM115 - closed in close()
-        self._file.truncate(len(complete))
-        self._file.seek(len(complete))
-
-    def record(self, **fields: Any) -> None:
-        """Append one line and fsync it (call from a worker thread if slow)."""
-        assert self._file is not None
-        self._file.write(_line(fields))
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        """Close the file."""
-        if self._file is not None:
-            self._file.close()
-
-
-def _line(record: dict[str, Any]) -> bytes:
-    return msgspec.json.encode(record) + b"\n"
-
-
-def _mismatch(path: Path, old: dict[str, Any], new: dict[str, Any]) -> str:
-    given = old.get("params") or {}
-    keys = sorted(set(given) | set(new))
-    changes = "; ".join(
-        f"{key} was {given.get(key)!r}, now {new.get(key)!r}"
-        for key in keys
-        if given.get(key) != new.get(key)
-    )
-    return (
-        f"{path} belongs to another backfill ({changes}); use the same range, "
-        "step, format and filter to resume it, --restart to start over, "
-        "or another --out"
-    )
-
-
-def clear_outputs(out: Path) -> None:
-    """Delete the checkpoint, the spool directories and every format's output."""
-    for name in (CHECKPOINT, *(f"{t}.{f}" for t in TABLES for f in FORMATS)):
-        for path in (out / name, out / (name + ".tmp")):
-            path.unlink(missing_ok=True)
-    for directory in (PENDING, STAGING):
-        shutil.rmtree(out / directory, ignore_errors=True)
-
-
-def _existing_outputs(out: Path) -> list[str]:
-    names = [f"{t}.{f}" for t in TABLES for f in FORMATS]
-    return [name for name in names if (out / name).exists()]
-
-
-@contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``out`` so that two runs never write it at once."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks, run one at a time
-        yield
-        return
-    with open(out / ".lock", "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(f"another backfill is writing to {out}") from None
-        yield
-
-
-# Files ------------------------------------------------------------------
-
-
-class _Files:
-    """The two appendable files of a run, cut back to the last commit."""
-
-    def __init__(self, out: Path, fmt: str, lengths: dict[str, int]) -> None:
-        self.names = file_names(fmt)
-        self.lengths: dict[str, int] = {}
-        self._files: dict[str, IO[bytes]] = {}
-        for table, name in self.names.items():
-            path = out / name
-            path.parent.mkdir(exist_ok=True)
-            path.touch()
-            committed = lengths.get(name, 0)
-            if path.stat().st_size < committed:
-                raise InsiderWAError(
-                    f"{path} is shorter than its checkpoint says; "
-                    "rerun with --restart to start over"
-                )
-            os.truncate(path, committed)
-            self._files[table] = open(path, "ab")  # noqa: SIM115 - see close()
-            self.lengths[name] = committed
-            if committed == 0 and fmt == "csv":
-                self.append({table: _encode_csv([list(COLUMNS[table])])})
-
-    def append(self, chunks: dict[str, bytes]) -> None:
-        """Append each table's bytes to its file."""
-        for table, data in chunks.items():
-            self._files[table].write(data)
-            self.lengths[self.names[table]] += len(data)
-
-    def flush(self) -> dict[str, int]:
-        """Flush to the OS and return the byte lengths that now stand."""
-        for file in self._files.values():
-            file.flush()
-        return dict(self.lengths)
-
-    def fsync(self) -> None:
-        """Make what was flushed durable."""
-        for file in self._files.values():
-            os.fsync(file.fileno())
-
-    def close(self) -> None:
-        """Close the files."""
-        for file in self._files.values():
-            file.close()
-
-
-class _Pending:
-    """Windows fetched after a failed one: one file each, until their turn."""
-
-    def __init__(self, out: Path) -> None:
-        self.dir = out / PENDING
-        self.indexes: set[int] = set()
-        if self.dir.is_dir():
-            for path in self.dir.iterdir():
-                if path.suffix == ".json":
-                    self.indexes.add(int(path.stem))
-                else:
-                    path.unlink()
-
-    def _path(self, index: int) -> Path:
-        return self.dir / f"{index:07d}.json"
-
-    def save(self, index: int, chunks: dict[str, bytes]) -> None:
-        """Store one window's bytes, atomically."""
-        self.dir.mkdir(exist_ok=True)
-        text = {table: data.decode() for table, data in chunks.items()}
-        _write_atomically(self._path(index), msgspec.json.encode(text))
-        self.indexes.add(index)
-
-    def load(self, index: int) -> dict[str, bytes]:
-        """Read one stored window back."""
-        text = msgspec.json.decode(self._path(index).read_bytes())
-        return {table: data.encode() for table, data in text.items()}
-
-    def discard_below(self, index: int) -> None:
-        """Delete the windows before ``index``: they are in the files now."""
-        for old in sorted(i for i in self.indexes if i < index):
-            self._path(old).unlink(missing_ok=True)
-            self.indexes.discard(old)
-        with contextlib.suppress(OSError):
-            self.dir.rmdir()
-
-
-class _Writer:
-    """Append windows in order; after a failure, keep later ones pending."""
-
-    def __init__(self, checkpoint: Checkpoint, files: _Files, pending: _Pending):
-        self.checkpoint = checkpoint
-        self.files = files
-        self.pending = pending
-        self.next = checkpoint.next
-        self.blocked = False
-        self._committed_at = time.monotonic()
-        self._recorded = (checkpoint.next, files.flush())
-
-    def add(self, index: int, chunks: dict[str, bytes]) -> None:
-        """Write window ``index``, or keep it pending when an earlier one failed."""
-        if self.blocked:
-            self.pending.save(index, chunks)
-            return
-        self.drain(index)
-        self.files.append(chunks)
-        self.next = index + 1
-
-    def fail(self) -> None:
-        """Note that a window failed: no later window may enter the files now."""
-        self.blocked = True
-
-    def drain(self, upto: int) -> None:
-        """Append the pending windows from ``next`` up to ``upto`` (exclusive)."""
-        while not self.blocked and self.next < upto:
-            self.files.append(self.pending.load(self.next))
-            self.next += 1
-
-    def due(self) -> bool:
-        """Whether a commit is due."""
-        return time.monotonic() - self._committed_at >= COMMIT_INTERVAL
-
-    async def commit(self) -> None:
-        """Make the files durable, then record them, off the event loop."""
-        lengths = self.files.flush()
-        await asyncio.to_thread(self._record, self.next, lengths)
-        self.pending.discard_below(self.next)
-        self._committed_at = time.monotonic()
-
-    def commit_now(self) -> None:
-        """Commit without awaiting (when stopping)."""
-        self._record(self.next, self.files.flush())
-        self.pending.discard_below(self.next)
-
-    def _record(self, done: int, lengths: dict[str, int]) -> None:
-        if (done, lengths) == self._recorded:
-            return
-        self.files.fsync()
-        self.checkpoint.record(next=done, lengths=lengths)
-        self._recorded = (done, lengths)
-
-
-# Progress ---------------------------------------------------------------
-
-
-class _Progress:
-    """Windows done on stderr: a bar on a terminal, else a line every 5 s."""
-
-    def __init__(self, total: int, done: int, *, enabled: bool) -> None:
-        self.total = total
-        self.done = done
-        self.failed = 0
-        self.enabled = enabled
-        self.tty = sys.stderr.isatty()
-        self._first = done
-        self._started = self._shown = time.monotonic()
-
-    def update(self, *, failed: bool = False) -> None:
-        """Count one window more."""
-        self.failed += failed
-        self.done += not failed
-        now = time.monotonic()
-        if self.enabled and now - self._shown >= (0.1 if self.tty else 5.0):
-            self._shown = now
-            self._show(now)
-
-    def finish(self) -> None:
-        """Show the final state."""
-        if self.enabled:
-            self._show(time.monotonic())
-            if self.tty:
-                print(file=sys.stderr)
-
-    def _show(self, now: float) -> None:
-        elapsed = max(now - self._started, 1e-9)
-        rate = (self.done + self.failed - self._first) / elapsed
-        left = self.total - self.done - self.failed
-        eta = f"{left / rate:.0f} s" if rate > 0 else "?"
-        text = f"{self.done}/{self.total} windows, {rate:.1f}/s, ETA {eta}"
-        if self.failed:
-            text += f", {self.failed} failed"
-        if self.tty:
-            filled = 30 * self.done // max(self.total, 1)
-            bar = "#" * filled + "-" * (30 - filled)
-            print(f"\r[{bar}] {text}  ", end="", file=sys.stderr, flush=True)
-        else:
-            print(f"backfill: {text}", file=sys.stderr, flush=True)
-
-
-# The command ------------------------------------------------------------
 
 
 class _Plan(msgspec.Struct, frozen=True):
@@ -620,7 +105,7 @@ def parse_step(text: str) -> str | timedelta:
 
 def _plan(args: argparse.Namespace) -> _Plan:
     if args.fmt == "parquet":
-        _require_pyarrow()
+        rows.require_pyarrow()
     flt = campaign_filter_from(args)
     cut = windows(args.start, args.end, args.step)
     params = {
@@ -665,29 +150,54 @@ async def _open_client(args: argparse.Namespace) -> AsyncIterator[InsiderWAClien
         yield client
 
 
-def _encode_window(fmt: str, result: WindowResult) -> dict[str, bytes]:
-    assert isinstance(result.statistics, OverallStatistics)
-    rows = table_rows(Window(result.start, result.end), result.statistics)
-    return {table: encode(fmt, table, rows[table]) for table in TABLES}
-
-
 def _report(error: InsiderWAError, window: Window) -> None:
     error.time_range = None
     print(
-        f"window {_day(window.start)}..{_day(window.end)} "
+        f"window {rows.day(window.start)}..{rows.day(window.end)} "
         f"({window.start}..{window.end}) failed: {error}",
         file=sys.stderr,
     )
 
 
+def _take(plan: _Plan, writer: Writer, index: int, result: WindowResult) -> bool:
+    """Write window ``index`` or report its failure; return whether it failed."""
+    error = result.statistics
+    if not isinstance(error, InsiderWAError):
+        writer.add(index, rows.encode_window(plan.fmt, result))
+        return False
+    if isinstance(error, _FATAL):
+        raise error
+    _report(error, plan.windows[index])
+    writer.fail()
+    return True
+
+
+async def _write_results(
+    stream: WindowStream,
+    plan: _Plan,
+    writer: Writer,
+    todo: list[int],
+    progress: Progress,
+) -> int:
+    """Take the results as they come, committing now and then; count failures."""
+    failed = 0
+    position = 0
+    async for result in stream:
+        window_failed = _take(plan, writer, todo[position], result)
+        position += 1
+        failed += window_failed
+        progress.update(failed=window_failed)
+        if writer.due():
+            await writer.commit()
+    return failed
+
+
 async def _fetch_into(
-    args: argparse.Namespace, plan: _Plan, writer: _Writer, todo: list[int]
+    args: argparse.Namespace, plan: _Plan, writer: Writer, todo: list[int]
 ) -> int:
     """Fetch the windows ``todo`` into the writer; return how many failed."""
-    progress = _Progress(
-        len(plan.windows), len(plan.windows) - len(todo), enabled=not args.quiet
-    )
-    failed = 0
+    total = len(plan.windows)
+    progress = Progress(total, total - len(todo), enabled=not args.quiet)
     async with _open_client(args) as client:
         stream = fetch_windows(
             client,
@@ -697,21 +207,7 @@ async def _fetch_into(
             return_exceptions=True,
         )
         async with stream:
-            position = 0
-            async for result in stream:
-                index = todo[position]
-                position += 1
-                if isinstance(result.statistics, InsiderWAError):
-                    if isinstance(result.statistics, _FATAL):
-                        raise result.statistics
-                    _report(result.statistics, plan.windows[index])
-                    writer.fail()
-                    failed += 1
-                else:
-                    writer.add(index, _encode_window(plan.fmt, result))
-                progress.update(failed=isinstance(result.statistics, Exception))
-                if writer.due():
-                    await writer.commit()
+            failed = await _write_results(stream, plan, writer, todo, progress)
     progress.finish()
     return failed
 
@@ -730,10 +226,10 @@ async def run_backfill(args: argparse.Namespace) -> int:
     if not args.sandbox:
         credentials_from(args)
     plan.out.mkdir(parents=True, exist_ok=True)
-    with _locked(plan.out):
+    with locked(plan.out):
         if args.restart:
             clear_outputs(plan.out)
-        elif not (plan.out / CHECKPOINT).exists() and _existing_outputs(plan.out):
+        elif not (plan.out / CHECKPOINT).exists() and existing_outputs(plan.out):
             raise UsageError(
                 f"{plan.out} holds backfill output but no checkpoint: "
                 "pass --restart to overwrite it, or choose another --out"
@@ -746,21 +242,27 @@ async def run_backfill(args: argparse.Namespace) -> int:
             checkpoint.close()
 
 
+def _open_writer(plan: _Plan, checkpoint: Checkpoint) -> Writer:
+    """Cut the files back to the last commit and pick up the pending windows."""
+    files = Files(plan.out, plan.fmt, checkpoint.lengths, rows.headers(plan.fmt))
+    pending = Pending(plan.out)
+    pending.discard_below(checkpoint.next)
+    return Writer(checkpoint, files, pending)
+
+
 async def _resume(args: argparse.Namespace, plan: _Plan, checkpoint: Checkpoint) -> int:
     total = len(plan.windows)
     if checkpoint.finalized:
         _say(args, f"backfill in {plan.out} is already complete")
         return 0
-    files = _Files(plan.out, plan.fmt, checkpoint.lengths)
-    pending = _Pending(plan.out)
-    pending.discard_below(checkpoint.next)
-    writer = _Writer(checkpoint, files, pending)
-    todo = [i for i in range(checkpoint.next, total) if i not in pending.indexes]
+    writer = _open_writer(plan, checkpoint)
+    todo = [i for i in range(checkpoint.next, total) if i not in writer.pending.indexes]
     _say(args, f"backfill: {total - len(todo)} of {total} windows already done")
+
     # Import pyarrow in a thread while the windows come in, not after.
     parquet = plan.fmt == "parquet"
     preload = (
-        asyncio.create_task(asyncio.to_thread(_import_pyarrow)) if parquet else None
+        asyncio.create_task(asyncio.to_thread(rows.import_pyarrow)) if parquet else None
     )
     try:
         failed = await _fetch_into(args, plan, writer, todo) if todo else 0
@@ -768,9 +270,22 @@ async def _resume(args: argparse.Namespace, plan: _Plan, checkpoint: Checkpoint)
         await writer.commit()
     finally:
         writer.commit_now()
-        files.close()
+        writer.files.close()
         if preload is not None:
             await asyncio.wait([preload])
+
+    return await _conclude(args, plan, checkpoint, failed, preload)
+
+
+async def _conclude(
+    args: argparse.Namespace,
+    plan: _Plan,
+    checkpoint: Checkpoint,
+    failed: int,
+    preload: asyncio.Task[None] | None,
+) -> int:
+    """Report the failed windows, or finish the files and say where they are."""
+    total = len(plan.windows)
     if failed:
         print(
             f"Error: {failed} of {total} windows failed; "
@@ -780,7 +295,7 @@ async def _resume(args: argparse.Namespace, plan: _Plan, checkpoint: Checkpoint)
         return 1
     if preload is not None:
         await preload
-        await asyncio.to_thread(write_parquet, plan.out)
+        await asyncio.to_thread(rows.write_parquet, plan.out)
         checkpoint.record(finalized=True)
         shutil.rmtree(plan.out / STAGING, ignore_errors=True)
     _say(args, f"backfill: {total} windows written to {plan.out}")
