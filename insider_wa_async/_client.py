@@ -12,8 +12,8 @@ import dataclasses
 import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from types import SimpleNamespace, TracebackType
+from collections.abc import Awaitable, Callable
+from types import TracebackType
 from typing import TypeVar
 
 import aiohttp
@@ -30,15 +30,15 @@ from ._errors import (
     InsiderWAError,
     RequestTimeoutError,
     RequestValidationError,
-    TransportError,
 )
-from ._limiter import Permit, RateLimiter, limiter_for
+from ._http import SEND_TRACE, gather_or_cancel, post
+from ._limiter import RateLimiter, limiter_for
 from ._merge import merge_statistics
 from ._models import OverallStatistics
 from ._ranges import split_range
 from ._redis_limiter import RedisLimiter, redis_limiter_for
 from ._request import CampaignFilter, TimeBound, to_unix_seconds, validate_range
-from ._retry import RETRY_STATUSES, RetryPolicy, retry_after_seconds
+from ._retry import RetryPolicy, describe, is_retryable
 from ._windows import Step
 
 __all__ = ["InsiderWAClient"]
@@ -60,6 +60,7 @@ class _Body(msgspec.Struct, omit_defaults=True):
 
 
 _encode = msgspec.json.Encoder().encode
+_TOKEN_HEADERS = {"Content-Type": "application/json"}
 
 
 class _StaleToken(Exception):
@@ -192,7 +193,7 @@ class InsiderWAClient:
             connector=aiohttp.TCPConnector(limit=self._max_connections),
             timeout=self._timeout,
             raise_for_status=False,
-            trace_configs=[_SEND_TRACE],
+            trace_configs=[SEND_TRACE],
         )
         self._state = _State.OPEN
 
@@ -336,7 +337,7 @@ class InsiderWAClient:
                 progress(done[0], len(pieces))
             return result
 
-        results = await _gather_or_cancel([piece(s, e) for s, e in pieces])
+        results = await gather_or_cancel([piece(s, e) for s, e in pieces])
         return merge_statistics(results)
 
     async def _fetch(
@@ -356,7 +357,7 @@ class InsiderWAClient:
                 self._auth.forget(stale.sent, self._base_url)
                 replayed = True
             except InsiderWAError as exc:
-                if retry >= self._retry.max_retries or not _retryable(exc):
+                if retry >= self._retry.max_retries or not is_retryable(exc):
                     raise
                 await self._back_off(exc, retry, ends_at)
                 retry += 1
@@ -371,7 +372,7 @@ class InsiderWAClient:
             raise exc
         logger.warning(
             "%s; retrying in %.2f s (attempt %d of %d)",
-            _describe(exc),
+            describe(exc),
             wait,
             retry + 2,
             self._retry.max_retries + 1,
@@ -387,8 +388,8 @@ class InsiderWAClient:
             # A caller's session has no send trace: count from now instead.
             permit.sent(asyncio.get_running_loop().time())
         started = time.perf_counter()
-        status, payload, retry_after = await self._post(
-            self._url, body, headers, permit
+        status, payload, retry_after = await post(
+            self._session, self._url, body, headers, self._timeout, permit
         )
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -405,42 +406,11 @@ class InsiderWAClient:
             raise _StaleToken(error, headers)
         raise error
 
-    async def _post(
-        self,
-        url: str,
-        body: bytes,
-        headers: dict[str, str],
-        permit: Permit | None = None,
-    ) -> tuple[int, bytes, float | None]:
-        assert self._session is not None
-        try:
-            async with self._session.post(
-                url,
-                data=body,
-                headers=headers,
-                timeout=self._timeout,
-                trace_request_ctx=permit,
-            ) as response:
-                payload = await response.read()
-                hint = None
-                if response.status in RETRY_STATUSES:
-                    hint = retry_after_seconds(response.headers, time.time())
-                return response.status, payload, hint
-        except asyncio.TimeoutError as exc:
-            raise RequestTimeoutError(
-                f"no answer within {self._timeout.total:g} s"
-            ) from exc
-        except aiohttp.ClientPayloadError as exc:
-            raise TransportError("response body was cut short") from exc
-        except aiohttp.ClientError as exc:
-            raise TransportError(
-                f"request failed: {type(exc).__name__}: {exc}"
-            ) from exc
-
     async def _post_token(self, url: str, body: bytes) -> bytes:
         """Post to the token endpoint; return the 200 body or raise."""
-        status, payload, hint = await self._post(
-            url, body, {"Content-Type": "application/json"}
+        assert self._session is not None
+        status, payload, hint = await post(
+            self._session, url, body, _TOKEN_HEADERS, self._timeout
         )
         logger.debug("POST token endpoint -> %d", status)
         if status == 200:
@@ -456,37 +426,6 @@ class InsiderWAClient:
         raise error
 
 
-async def _mark_sent(
-    session: aiohttp.ClientSession,
-    context: SimpleNamespace,
-    params: aiohttp.TraceRequestHeadersSentParams,
-) -> None:
-    """Tell the request's permit that its headers have just gone out."""
-    permit = context.trace_request_ctx
-    if isinstance(permit, Permit):
-        permit.sent(asyncio.get_running_loop().time())
-
-
-_SEND_TRACE = aiohttp.TraceConfig()
-_SEND_TRACE.on_request_headers_sent.append(_mark_sent)
-
-
-async def _gather_or_cancel(work: Sequence[Awaitable[_T]]) -> list[_T]:
-    """Run ``work`` concurrently; on the first failure cancel the rest and raise."""
-    tasks = [asyncio.ensure_future(item) for item in work]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
-    for task in tasks:
-        failure = None if task.cancelled() else task.exception()
-        if failure is not None:
-            raise failure
-    return [task.result() for task in tasks]
-
-
 def _check_filter(flt: object) -> None:
     if flt is None:
         return
@@ -499,20 +438,6 @@ def _check_filter(flt: object) -> None:
             "validation failed",
             errors="campaign_filter holds a value that cannot be sent as JSON",
         ) from exc
-
-
-def _retryable(exc: InsiderWAError) -> bool:
-    if isinstance(exc, TransportError):
-        return True
-    return isinstance(exc, APIError) and exc.status in RETRY_STATUSES
-
-
-def _describe(exc: InsiderWAError) -> str:
-    if isinstance(exc, APIError) and exc.status:
-        if exc.message.startswith("unexpected HTTP status"):
-            return f"HTTP {exc.status}"
-        return f"HTTP {exc.status} {exc.message}"
-    return f"{type(exc).__name__}: {exc.message}"
 
 
 def _check_positive(name: str, value: float) -> None:

@@ -36,7 +36,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-__all__ = ["RetryPolicy", "retry_after_seconds"]
+from ._errors import APIError, InsiderWAError, TransportError
+
+__all__ = [
+    "RETRY_STATUSES",
+    "RetryPolicy",
+    "describe",
+    "is_retryable",
+    "retry_after_seconds",
+]
 
 RETRY_STATUSES = frozenset({408, 429} | set(range(500, 600)))
 
@@ -133,3 +141,19 @@ def _number(text: str) -> float | None:
     if not math.isfinite(value) or value < 0:
         return None
     return value
+
+
+def is_retryable(exc: InsiderWAError) -> bool:
+    """Say whether the table above retries this error."""
+    if isinstance(exc, TransportError):
+        return True
+    return isinstance(exc, APIError) and exc.status in RETRY_STATUSES
+
+
+def describe(exc: InsiderWAError) -> str:
+    """Name an error in a few words, for the retry log line."""
+    if isinstance(exc, APIError) and exc.status:
+        if exc.message.startswith("unexpected HTTP status"):
+            return f"HTTP {exc.status}"
+        return f"HTTP {exc.status} {exc.message}"
+    return f"{type(exc).__name__}: {exc.message}"
