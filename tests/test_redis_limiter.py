@@ -363,11 +363,14 @@ async def test_client_continues_locally_mid_run(
 
 
 async def run_group(
-    server: RedisServer, credentials: list[dict[str, str]], calls: int
+    server: RedisServer,
+    credentials: list[dict[str, str]],
+    calls: int,
+    rate: float = 100.0,
 ) -> Sandbox:
     """Run one worker process per credential given against a strict sandbox."""
     prefix = fresh_prefix()
-    async with Sandbox(rate_limit=100) as sandbox:
+    async with Sandbox(rate_limit=rate) as sandbox:
         start_at = time.time() + 2.0
         commands = [
             worker_command(
@@ -376,6 +379,7 @@ async def run_group(
                 prefix=prefix,
                 calls=calls,
                 start_at=start_at,
+                rate=rate,
                 **credential,
             )
             for credential in credentials
@@ -406,17 +410,21 @@ async def test_four_processes_share_one_allowance(
 async def test_two_credentials_get_two_allowances(
     shared_redis: RedisServer,  # noqa: F811
 ) -> None:
-    """4 processes, 2 per credential, 300 calls each: each key gets its own 100/s."""
+    """4 processes, 2 per credential, at 50/s per key: each key gets its own 50/s.
+
+    The allowance is 50/s here so that the server, the Redis and the four
+    workers on two cores carry the same load as the one-credential test.
+    """
     credentials = [{"token": Sandbox.token}] * 2 + [{"api_key": Sandbox.api_key}] * 2
-    sandbox = await run_group(shared_redis, credentials, 300)
+    sandbox = await run_group(shared_redis, credentials, 150, rate=50.0)
     keys = [
         sandbox.credential_key("token", Sandbox.token),
         sandbox.credential_key("api_key", Sandbox.api_key),
     ]
     assert sum(sandbox.stats.refused_429.values()) == 0
     for key in keys:
-        assert sandbox.stats.accepted[key] == 600
-        assert sandbox.stats.max_in_window(key, 1.0) <= 100
-        assert group_rate(sandbox.stats.accepted_times[key]) >= 97
+        assert sandbox.stats.accepted[key] == 300
+        assert sandbox.stats.max_in_window(key, 1.0) <= 50
+        assert group_rate(sandbox.stats.accepted_times[key]) >= 48.5
     combined = [t for key in keys for t in sandbox.stats.accepted_times[key]]
-    assert group_rate(combined) >= 194
+    assert group_rate(combined) >= 97
