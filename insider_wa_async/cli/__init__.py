@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 from .._client import InsiderWAClient
@@ -269,26 +269,27 @@ def _configure_logging(args: argparse.Namespace) -> None:
     package.setLevel(level)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``insider-wa`` on ``argv`` (default ``sys.argv[1:]``); return the status."""
-    parser = build_parser()
+def run_parsed(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    command: Callable[[argparse.Namespace], int],
+) -> int:
+    """Parse ``argv``, set up logging, run ``command``; map errors to exit statuses.
+
+    Returns:
+        The command's status; 2 for a usage error, 1 for an API or input
+        error (one ``Error: ...`` line on stderr), 130 when interrupted.
+    """
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     _configure_logging(args)
     try:
-        if args.command == "backfill":
-            from ._backfill import run_backfill
-
-            return asyncio.run(run_backfill(args))
-        if args.command == "sandbox":
-            asyncio.run(run_sandbox(args))
-            return 0
-        result = asyncio.run(run_stats(args))
+        return command(args)
     except UsageError as exc:
         parser.print_usage(sys.stderr)
-        print(f"insider-wa: error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
     except (InsiderWAError, ValueError, TypeError, OSError) as exc:
         if args.verbose:
@@ -297,10 +298,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "backfill":
+        from ._backfill import run_backfill
+
+        return asyncio.run(run_backfill(args))
+    if args.command == "sandbox":
+        asyncio.run(run_sandbox(args))
+        return 0
+    result = asyncio.run(run_stats(args))
     sys.stdout.write(render(result, args.fmt))
     if args.fmt == "json":
         sys.stdout.write("\n")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``insider-wa`` on ``argv`` (default ``sys.argv[1:]``); return the status."""
+    return run_parsed(build_parser(), argv, _dispatch)
 
 
 def run() -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import shutil
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -48,12 +47,12 @@ from .._errors import (
 from .._windows import Window, step_name, windows
 from . import (
     UsageError,
-    _configure_logging,
     _connection_options,
     _filter_options,
     campaign_filter_from,
     credentials_from,
     parse_bound,
+    run_parsed,
 )
 from . import _backfill_rows as rows
 from ._backfill_files import (
@@ -362,25 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``insider-wa backfill`` on ``argv``; return the exit status."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    _configure_logging(args)
-    try:
-        return asyncio.run(run_backfill(args))
-    except UsageError as exc:
-        parser.print_usage(sys.stderr)
-        print(f"insider-wa backfill: error: {exc}", file=sys.stderr)
-        return 2
-    except (InsiderWAError, ValueError, TypeError, OSError) as exc:
-        if args.verbose:
-            logging.getLogger("insider_wa_async").exception("failed")
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run_parsed(
+        build_parser(), argv, lambda args: asyncio.run(run_backfill(args))
+    )
 
 
 if __name__ == "__main__":
