@@ -8,8 +8,9 @@ request leaving: on a cold start, with hundreds of tasks starting at once,
 the first request can leave 100 ms after its token.
 
 :class:`CredentialLimiter` therefore does two things. It paces with an
-aiolimiter bucket at ``headroom * rate`` (a small burst absorbs late timers,
-so the pace holds). And a sliding-window guard keeps every request at least
+aiolimiter bucket at ``headroom * rate``, whose burst lets the pieces of a
+split range leave together and absorbs late timers, so the pace holds. And
+a sliding-window guard keeps every request at least
 ``1 s + margin`` after the request ``rate`` places before it *left*: the
 client reports when each request's headers went out, so the delay between
 token and send cannot bunch requests up at the server. What is left to
@@ -29,12 +30,20 @@ from typing import Protocol, runtime_checkable
 from aiolimiter import AsyncLimiter
 
 __all__ = [
+    "BURST_SECONDS",
     "CredentialLimiter",
     "Permit",
     "RateLimiter",
     "SlidingWindowLimiter",
     "limiter_for",
 ]
+
+BURST_SECONDS = 0.12
+"""The default burst, in seconds of the pace: 12 requests at 100/s.
+
+Enough for the eleven pieces of a ten-year range to leave together, and at
+high rates enough that concurrent callers rarely have to queue for a token.
+"""
 
 
 class Permit:
@@ -118,8 +127,12 @@ class CredentialLimiter:
     Args:
         rate: The server's limit, in requests per sliding second.
         headroom: The share of ``rate`` to pace at in the long run.
-        burst: The bucket's capacity, in requests; above 1 it lets a late
-            timer be made up for, so the pace does not drift down.
+        burst: The bucket's capacity, in requests: how many may leave at
+            once after an idle spell (the pieces of a split range, say), and
+            the slack that lets late timers be made up for. None means
+            ``BURST_SECONDS`` of the pace, at least 1.5 (12 at 100/s). The
+            guard, not the bucket, keeps the server's count within
+            ``rate``, so a burst costs no refusals.
         margin: Seconds added to the guard's window, for the variation of
             the one-way delay to the server. Past
             ``1 / rate * (1 / headroom - 1)`` it starts to slow the pace.
@@ -130,17 +143,19 @@ class CredentialLimiter:
         rate: float,
         *,
         headroom: float = 0.99,
-        burst: float = 1.5,
+        burst: float | None = None,
         margin: float = 0.005,
     ) -> None:
         if not rate > 0 or math.isinf(rate):
             raise ValueError("rate must be a positive, finite number")
         if not 0 < headroom <= 1:
             raise ValueError("headroom must be in (0, 1]")
-        if burst < 1:
+        if burst is not None and burst < 1:
             raise ValueError("burst must be at least 1")
         self.rate = rate
         pace = rate * headroom
+        if burst is None:
+            burst = max(1.5, BURST_SECONDS * pace)
         self._bucket = AsyncLimiter(burst, burst / pace)
         self._guard = SlidingWindowLimiter(max(1, math.floor(rate)), 1.0 + margin)
 
