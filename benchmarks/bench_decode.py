@@ -39,7 +39,9 @@ import orjson
 import pydantic
 from pydantic.alias_generators import to_camel
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The repository root, after site-packages: `benchmarks._common` comes from the
+# checkout, `insider_wa_async` from the installed package when there is one.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import (
     Row,

@@ -25,7 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The repository root, after site-packages: `benchmarks._common` comes from the
+# checkout, `insider_wa_async` from the installed package when there is one.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import (
     DAY,
