@@ -129,6 +129,10 @@ class InsiderWAClient:
             client_secret=client_secret,
             api_key=api_key,
         )
+        if base_url is not None and not base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"base_url must start with http:// or https://, not {base_url!r}"
+            )
         self._base_url = (base_url or self._auth.default_base_url).rstrip("/")
         self._url = self._base_url + self._auth.path
         _check_positive("rate_limit", rate_limit)

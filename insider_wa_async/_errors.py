@@ -89,6 +89,21 @@ def _rebuild(cls: type[InsiderWAError], message: str, state: dict[str, Any]) -> 
     return cls(message, **state)
 
 
+def _flatten(errors: Any, path: str = "") -> list[str]:
+    """Spell nested error detail as ``path: message`` lines."""
+    if isinstance(errors, dict):
+        return [
+            line
+            for key, value in errors.items()
+            for line in _flatten(value, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(errors, list):
+        return [line for item in errors for line in _flatten(item, path)]
+    if errors is None or errors == "":
+        return []
+    return [f"{path}: {errors}" if path else str(errors)]
+
+
 class APIError(InsiderWAError):
     """The API answered with an error status.
 
@@ -132,12 +147,11 @@ class APIError(InsiderWAError):
         parts = [f"HTTP {self.status}" if self.status else "rejected locally"]
         if self.code:
             parts.append(f"code {self.code}")
-        head = f"{', '.join(parts)}: {self.message}"
-        if isinstance(self.errors, str) and self.errors:
-            head = f"{head}: {self.errors}"
-        elif self.errors:
-            head = f"{head}: {self.errors!r}"
-        elif self.body and self.status:
+        head = f"{', '.join(parts)}: {self.message.rstrip('.')}"
+        detail = "; ".join(_flatten(self.errors))
+        if detail:
+            head = f"{head}: {detail}"
+        elif self.body and self.status and self.message not in self.body:
             head = f"{head} (body: {self.body})"
         if self.time_range is None:
             return head

@@ -7,6 +7,7 @@ API's own messages, so that a request the API would refuse never leaves.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timezone
 from typing import Literal
@@ -51,6 +52,7 @@ class CampaignType(enum.IntEnum):
 
 
 _TYPE_IDS = frozenset(int(t) for t in CampaignType)
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def _invalid(message: str) -> RequestValidationError:
@@ -78,7 +80,8 @@ class CampaignFilter(
         campaign_type_ids: ``"all"`` or :class:`CampaignType` values (ints).
         statuses: Any of ``all, active, test, passive, completed, failed,
             scheduled, draft, stop``.
-        accounts: Sender phone numbers in E.164 form (``"+905..."``).
+        accounts: Sender phone numbers in E.164 form (``"+905..."``); any
+            other text is refused, as it could only match nothing.
         tags: Tag ids (int) and tag names (str), mixed as needed; a campaign
             matches when it carries any of them.
         show_architect: Include campaigns made by Architect journeys (the API
@@ -140,9 +143,15 @@ class CampaignFilter(
                 raise _invalid(f"tag at index {index} must be a string or integer")
 
     def _check_accounts(self) -> None:
-        for value in self.accounts or ():
+        for index, value in enumerate(self.accounts or ()):
             if not isinstance(value, str):
                 raise TypeError(f"accounts must hold str, not {type(value).__name__}")
+            if value != "all" and not _E164.fullmatch(value):
+                # The API would match nothing and answer with zeros.
+                raise _invalid(
+                    f"account at index {index} must be a phone number in E.164 "
+                    f"form such as +905551112233, not {value!r}"
+                )
 
 
 def to_unix_seconds(value: TimeBound, *, end: bool) -> int:

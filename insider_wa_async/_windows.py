@@ -30,7 +30,31 @@ class Window(NamedTuple):
     end: int
 
 
-def step_name(step: Step) -> str:
+def normalize_step(step: Step | str) -> Step:
+    """Read a step: ``day``, ``week``, ``month``, ``"<N>d"`` or a timedelta.
+
+    Raises:
+        ValueError: Not a known unit, or not a positive whole number of days.
+        TypeError: Neither a string nor a timedelta.
+    """
+    if isinstance(step, timedelta):
+        _step_days(step)
+        return step
+    if not isinstance(step, str):
+        raise TypeError(f"step must be a str or timedelta, not {type(step).__name__}")
+    name = step.strip().lower()
+    if name in ("day", "week", "month"):
+        return name  # type: ignore[return-value]
+    count = name.removesuffix("d")
+    if name.endswith("d") and count.isdigit() and int(count) > 0:
+        return timedelta(days=int(count))
+    raise ValueError(
+        f"unknown step {step!r}: use day, week, month, N days as e.g. '10d', "
+        "or a timedelta of whole days"
+    )
+
+
+def step_name(step: Step | str) -> str:
     """Name a step: ``day``, ``week``, ``month`` or ``<N>d`` for N days.
 
     Raises:
@@ -38,13 +62,10 @@ def step_name(step: Step) -> str:
             whole number of days.
         TypeError: Neither a string nor a timedelta.
     """
+    step = normalize_step(step)
     if isinstance(step, timedelta):
         return f"{_step_days(step)}d"
-    if isinstance(step, str):
-        if step not in ("day", "week", "month"):
-            raise ValueError(f"unknown step {step!r}: use day, week, month or N days")
-        return step
-    raise TypeError(f"step must be a str or timedelta, not {type(step).__name__}")
+    return step
 
 
 def _step_days(step: timedelta) -> int:
@@ -92,7 +113,7 @@ def window_bounds(start: int, end: int, step: Step) -> list[Window]:
         ValueError: ``end <= start`` or a step that is not allowed.
         TypeError: A step of the wrong type.
     """
-    step_name(step)
+    step = normalize_step(step)
     if end <= start:
         raise ValueError("end must be greater than start")
     if isinstance(step, timedelta):

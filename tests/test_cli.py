@@ -169,3 +169,40 @@ def test_module_entry_point_matches(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit) as caught:
         runpy.run_module("insider_wa_async", run_name="__main__")
     assert caught.value.code == 0
+
+
+def test_verbosity_works_after_the_subcommand(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """-v placed after the subcommand turns on the per-request debug lines."""
+    status, _, err = run(
+        ["stats", "--sandbox", "--start", "2024-01-01", "--end", "2024-01-02", "-v"],
+        capsys,
+    )
+    assert status == 0
+    assert "DEBUG insider_wa_async.http: POST" in err
+
+
+def test_sandbox_and_base_url_exclude_each_other(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Asking for the sandbox and another server at once is a usage error."""
+    argv = ["stats", "--sandbox", "--base-url", "http://127.0.0.1:9"]
+    status, _, err = run(
+        [*argv, "--start", "2024-01-01", "--end", "2024-01-02"], capsys
+    )
+    assert status == 2
+    assert "not allowed with" in err
+
+
+def test_two_credentials_from_the_environment_are_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Conflicting credential variables exit 2 with a message naming them."""
+    monkeypatch.setenv("INSIDER_WA_TOKEN", "t")
+    monkeypatch.setenv("INSIDER_WA_API_KEY", "k")
+    status, _, err = run(
+        ["stats", "--start", "2024-01-01", "--end", "2024-01-02"], capsys
+    )
+    assert status == 2
+    assert "INSIDER_WA_API_KEY" in err

@@ -254,3 +254,22 @@ def test_bad_client_options_are_refused(kwargs: dict[str, Any]) -> None:
     """Missing, mixed or nonsense options raise ValueError at construction."""
     with pytest.raises(ValueError):  # noqa: PT011 - several messages
         InsiderWAClient(**kwargs)
+
+
+def test_a_base_url_without_scheme_is_refused() -> None:
+    """A base URL missing http:// or https:// fails at construction, not in retries."""
+    with pytest.raises(ValueError, match="http:// or https://"):
+        InsiderWAClient(token="t", base_url="127.0.0.1:8080")
+
+
+def test_nested_422_detail_reads_as_one_line() -> None:
+    """A 422's nested detail is spelled as path: message, without Python reprs."""
+    error = error_from_response(
+        422,
+        b'{"message":"The given data was invalid.","errors":{"campaign_filter":'
+        b'{"tags":["The following tag names could not be found: promo"]}}}',
+    )
+    assert str(error) == (
+        "HTTP 422: The given data was invalid: campaign_filter.tags: "
+        "The following tag names could not be found: promo"
+    )

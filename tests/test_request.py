@@ -190,3 +190,16 @@ def test_other_bound_types_are_type_errors(value: object) -> None:
     """Bounds that are not int, datetime or date raise TypeError."""
     with pytest.raises(TypeError):
         to_unix_seconds(value, end=False)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("account", ["12345", "905551112233", "+0555", "+90 555 111"])
+def test_accounts_must_be_e164(account: str) -> None:
+    """An account that is not an E.164 number is refused rather than match nothing."""
+    with pytest.raises(RequestValidationError, match=r"E\.164"):
+        CampaignFilter(accounts=["+905551112233", account])
+
+
+def test_e164_accounts_and_all_are_accepted() -> None:
+    """Well-formed numbers and "all" pass."""
+    flt = CampaignFilter(accounts=["+905321000101", "all"])
+    assert flt.accounts == ("+905321000101", "all")

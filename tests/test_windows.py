@@ -146,3 +146,16 @@ def test_calendar_windows_are_aligned(a: int, length: int) -> None:
         # Only an edge piece of one second may be merged into a neighbour.
         if step == "day":
             assert all(w.end - w.start == DAY - 1 for w in result[1:-1])
+
+
+def test_n_day_steps_read_the_same_everywhere() -> None:
+    """'10d', ' 10D ' and timedelta(days=10) cut the same windows."""
+    from datetime import date, timedelta
+
+    from insider_wa_async._windows import windows
+
+    by_text = windows(date(2024, 1, 1), date(2024, 3, 1), "10d")
+    assert by_text == windows(date(2024, 1, 1), date(2024, 3, 1), " 10D ")
+    assert by_text == windows(date(2024, 1, 1), date(2024, 3, 1), timedelta(days=10))
+    with pytest.raises(ValueError, match="10d"):
+        windows(date(2024, 1, 1), date(2024, 3, 1), "10 days")

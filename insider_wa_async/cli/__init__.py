@@ -74,12 +74,13 @@ def parse_tag(text: str) -> int | str:
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection")
-    group.add_argument(
+    target = group.add_mutually_exclusive_group()
+    target.add_argument(
         "--sandbox",
         action="store_true",
         help="start the embedded sandbox in this process and query it over HTTP",
     )
-    group.add_argument("--base-url", help="send to this scheme://host instead")
+    target.add_argument("--base-url", help="send to this scheme://host instead")
     group.add_argument("--token", help=f"bearer token (env {ENV_PREFIX}TOKEN)")
     group.add_argument(
         "--client-id", help=f"OAuth client id (env {ENV_PREFIX}CLIENT_ID)"
@@ -118,15 +119,29 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_verbosity(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """Add ``-v`` and ``-q``; subcommands pass ``argparse.SUPPRESS`` as default.
+
+    With SUPPRESS, a subcommand that is not given the option leaves the
+    top level's value alone, so both ``insider-wa -v stats`` and
+    ``insider-wa stats -v`` work.
+    """
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="debug logs"
+    )
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="errors only"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of ``insider-wa``."""
     parser = argparse.ArgumentParser(
         prog="insider-wa",
         description="Insider One WhatsApp campaign statistics, and a local sandbox.",
     )
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logs")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    add_verbosity(parser, default=False)
     commands = parser.add_subparsers(dest="command", required=True)
 
     stats = commands.add_parser("stats", help="statistics for a date range")
@@ -139,8 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _filter_options(stats)
     _connection_options(stats)
+    add_verbosity(stats, default=argparse.SUPPRESS)
 
     sandbox = commands.add_parser("sandbox", help="run the embedded sandbox server")
+    add_verbosity(sandbox, default=argparse.SUPPRESS)
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080)
     sandbox.add_argument("--rate-limit", type=float, default=100.0)
@@ -189,6 +206,17 @@ def credentials_from(args: argparse.Namespace) -> dict[str, str | None]:
         raise UsageError(
             "no credential: pass --token, --client-id with --client-secret, "
             f"--api-key (or set {ENV_PREFIX}TOKEN ...), or use --sandbox"
+        )
+    kinds = [given["token"], given["client_id"] or given["client_secret"]]
+    if sum(1 for kind in [*kinds, given["api_key"]] if kind) > 1:
+        raise UsageError(
+            "more than one credential given (options or "
+            f"{ENV_PREFIX}TOKEN / {ENV_PREFIX}CLIENT_ID / {ENV_PREFIX}API_KEY); "
+            "keep one"
+        )
+    if bool(given["client_id"]) != bool(given["client_secret"]):
+        raise UsageError(
+            "--client-id and --client-secret (or their variables) go together"
         )
     return given
 

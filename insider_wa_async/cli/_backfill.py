@@ -44,11 +44,12 @@ from .._errors import (
     RequestValidationError,
     UnprocessableEntityError,
 )
-from .._windows import Window, step_name, windows
+from .._windows import Window, normalize_step, step_name, windows
 from . import (
     UsageError,
     _connection_options,
     _filter_options,
+    add_verbosity,
     campaign_filter_from,
     credentials_from,
     parse_bound,
@@ -92,14 +93,10 @@ class _Plan(msgspec.Struct, frozen=True):
 
 def parse_step(text: str) -> str | timedelta:
     """Read a step: ``day``, ``week``, ``month`` or ``<N>d`` (N whole days)."""
-    name = text.strip().lower()
-    if name in ("day", "week", "month"):
-        return name
-    if name.endswith("d") and name[:-1].isdigit() and int(name[:-1]) > 0:
-        return timedelta(days=int(name[:-1]))
-    raise argparse.ArgumentTypeError(
-        f"unknown step {text!r} (day, week, month, or N days as e.g. 10d)"
-    )
+    try:
+        return normalize_step(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _plan(args: argparse.Namespace) -> _Plan:
@@ -340,9 +337,10 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
         "backfill",
         help="per-window statistics into files, resumable",
-        description=__doc__.split("\n", 1)[0] if __doc__ else None,
+        description="Fetch statistics window by window into files; rerun to resume.",
     )
     add_arguments(parser)
+    add_verbosity(parser, default=argparse.SUPPRESS)
     return parser
 
 
@@ -352,9 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="insider-wa backfill",
         description="Fetch statistics window by window into files; rerun to resume.",
     )
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logs")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    add_verbosity(parser, default=False)
     add_arguments(parser)
     return parser
 
