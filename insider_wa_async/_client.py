@@ -129,6 +129,7 @@ class InsiderWAClient:
             client_secret=client_secret,
             api_key=api_key,
         )
+        _check_options(base_url, session, limiter, max_connections)
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise ValueError(
                 f"base_url must start with http:// or https://, not {base_url!r}"
@@ -136,6 +137,8 @@ class InsiderWAClient:
         self._base_url = (base_url or self._auth.default_base_url).rstrip("/")
         self._url = self._base_url + self._auth.path
         _check_positive("rate_limit", rate_limit)
+        if rate_limit > MAX_RATE:
+            raise ValueError(f"rate_limit must be at most {MAX_RATE:g} requests/s")
         _check_positive("timeout", timeout)
         if deadline is not None:
             _check_positive("deadline", deadline)
@@ -404,7 +407,7 @@ class InsiderWAClient:
                 attempt,
             )
         if status == 200:
-            return decode_statistics(payload)
+            return decode_statistics(payload, self._auth.secrets)
         error = error_from_response(status, payload, self._auth.secrets, retry_after)
         if status == 401 and self._auth.may_replay(headers):
             raise _StaleToken(error, headers)
@@ -442,6 +445,25 @@ def _check_filter(flt: object) -> None:
             "validation failed",
             errors="campaign_filter holds a value that cannot be sent as JSON",
         ) from exc
+
+
+MAX_RATE = 1e7
+
+
+def _check_options(
+    base_url: object, session: object, limiter: object, max_connections: object
+) -> None:
+    """Refuse option values of the wrong type or range at construction."""
+    if base_url is not None and not isinstance(base_url, str):
+        raise TypeError("base_url must be a str")
+    if session is not None and not isinstance(session, aiohttp.ClientSession):
+        raise TypeError("session must be an aiohttp.ClientSession")
+    if limiter is not None and not isinstance(limiter, RateLimiter):
+        raise TypeError("limiter must have an async acquire() method")
+    if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+        raise TypeError("max_connections must be an int")
+    if max_connections < 1:
+        raise ValueError("max_connections must be at least 1")
 
 
 def _check_positive(name: str, value: float) -> None:

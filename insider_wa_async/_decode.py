@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
@@ -31,39 +32,64 @@ _SERIES = tuple(
 EXCERPT_CHARS = 200
 
 
+def _masks(secret: str) -> list[str]:
+    """Return the forms a secret takes in a body: raw and JSON-escaped ones."""
+    ascii_json = json.dumps(secret)[1:-1]
+    utf8_json = json.dumps(secret, ensure_ascii=False)[1:-1]
+    forms = {secret, ascii_json, utf8_json}
+    for form in (ascii_json, utf8_json):
+        # Go's encoder also escapes <, > and & for HTML safety.
+        forms.add(
+            form.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        )
+    return sorted(forms, key=len, reverse=True)
+
+
 def excerpt(body: bytes, secrets: tuple[str, ...] = ()) -> str:
-    """Return the start of a body as one line of text, with secrets masked."""
-    text = body[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
-    text = " ".join(text.split())
+    """Return the start of a body as one line of text, with secrets masked.
+
+    Secrets are masked before anything is cut or folded, in their raw form
+    and as JSON (and Go) would escape them inside a string.
+    """
+    longest = max((len(secret) for secret in secrets), default=0)
+    text = body[: EXCERPT_CHARS * 4 + longest * 12].decode("utf-8", "replace")
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
+            for form in _masks(secret):
+                text = text.replace(form, "***")
+    text = " ".join(text.split())
     if len(text) > EXCERPT_CHARS:
         text = text[:EXCERPT_CHARS] + "…"
     return text
 
 
-def decode_statistics(body: bytes) -> OverallStatistics:
+def decode_statistics(body: bytes, secrets: tuple[str, ...] = ()) -> OverallStatistics:
     """Decode a 200 body of ``statistics/overall``.
+
+    Args:
+        body: The response body.
+        secrets: Credentials to mask in the excerpt an error carries.
 
     Raises:
         ResponseShapeError: Not JSON, not the documented shape, or a chart
             whose series disagree in length with its dates.
     """
+    problem: str | None
     try:
         result = _decoder.decode(body)
     except (msgspec.DecodeError, RecursionError) as exc:
-        raise ResponseShapeError(
-            f"response is not the documented statistics shape: {exc}",
-            body=excerpt(body),
-        ) from exc
+        problem = f"response is not the documented statistics shape: {exc}"
+    else:
+        problem = _shape_problem(result, body)
+        if problem is None:
+            return result
+    raise ResponseShapeError(problem, body=excerpt(body, secrets))
+
+
+def _shape_problem(result: OverallStatistics, body: bytes) -> str | None:
     if _looks_empty(result) and not _has_known_key(body):
-        raise ResponseShapeError(
-            "response has none of chart, summary or details",
-            body=excerpt(body),
-        )
-    _check_chart(result.chart, body)
-    return result
+        return "response has none of chart, summary or details"
+    return _chart_problem(result.chart)
 
 
 def _looks_empty(result: OverallStatistics) -> bool:
@@ -85,24 +111,19 @@ def _has_known_key(body: bytes) -> bool:
     return isinstance(whole, dict) and any(key in whole for key in _KEYS)
 
 
-def _check_chart(chart: Chart, body: bytes) -> None:
+def _chart_problem(chart: Chart) -> str | None:
+    """Check the series against the dates; fill missing series with zeros."""
     days = len(chart.dates)
     if len(chart.dates_as_timestamp) != days:
-        raise ResponseShapeError(
-            f"chart has {days} dates but {len(chart.dates_as_timestamp)} timestamps",
-            body=excerpt(body),
-        )
+        return f"chart has {days} dates but {len(chart.dates_as_timestamp)} timestamps"
     for name in _SERIES:
         series: list[int] = getattr(chart, name)
         if len(series) == days:
             continue
-        if not series:
-            series.extend([0] * days)
-            continue
-        raise ResponseShapeError(
-            f"chart series {name!r} has {len(series)} values for {days} days",
-            body=excerpt(body),
-        )
+        if series:
+            return f"chart series {name!r} has {len(series)} values for {days} days"
+        series.extend([0] * days)
+    return None
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

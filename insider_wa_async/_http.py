@@ -86,8 +86,10 @@ async def gather_or_cancel(work: Sequence[Awaitable[_T]]) -> list[_T]:
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks)
-    for task in tasks:
-        failure = None if task.cancelled() else task.exception()
-        if failure is not None:
-            raise failure
+    # Read every failure, not just the first: an unread one would be logged
+    # as "Task exception was never retrieved".
+    failures = [task.exception() for task in tasks if not task.cancelled()]
+    first = next((failure for failure in failures if failure is not None), None)
+    if first is not None:
+        raise first
     return [task.result() for task in tasks]

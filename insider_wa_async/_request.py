@@ -136,11 +136,18 @@ class CampaignFilter(
                 raise _invalid(
                     f"invalid status: {value}, allowed values are: {_STATUS_ORDER}"
                 )
+        if self.statuses:
+            plain = tuple(str(value) for value in self.statuses)
+            msgspec.structs.force_setattr(self, "statuses", plain)
 
     def _check_tags(self) -> None:
         for index, value in enumerate(self.tags or ()):
             if isinstance(value, bool) or not isinstance(value, (int, str)):
                 raise _invalid(f"tag at index {index} must be a string or integer")
+        if self.tags:
+            # Plain int and str, so that subclasses encode like their bases.
+            plain = tuple(int(v) if isinstance(v, int) else str(v) for v in self.tags)
+            msgspec.structs.force_setattr(self, "tags", plain)
 
     def _check_accounts(self) -> None:
         for index, value in enumerate(self.accounts or ()):
@@ -152,6 +159,9 @@ class CampaignFilter(
                     f"account at index {index} must be a phone number in E.164 "
                     f"form such as +905551112233, not {value!r}"
                 )
+        if self.accounts:
+            plain = tuple(str(value) for value in self.accounts)
+            msgspec.structs.force_setattr(self, "accounts", plain)
 
 
 def to_unix_seconds(value: TimeBound, *, end: bool) -> int:
@@ -169,10 +179,16 @@ def to_unix_seconds(value: TimeBound, *, end: bool) -> int:
     if isinstance(value, int):
         return int(value)
     if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            which = "end" if end else "start"
-            raise _invalid(f"{which} must be a timezone-aware datetime, not naive")
-        return int(value.timestamp() // 1)
+        which = "end" if end else "start"
+        try:
+            offset = value.utcoffset()
+            if offset is not None:
+                return int(value.timestamp() // 1)
+        except (ValueError, OverflowError) as exc:
+            raise _invalid(
+                f"{which} has a time zone that gives no time: {exc}"
+            ) from exc
+        raise _invalid(f"{which} must be a timezone-aware datetime, not naive")
     if isinstance(value, date):
         moment = time(23, 59, 59) if end else time(0, 0, 0)
         aware = datetime.combine(value, moment, tzinfo=timezone.utc)

@@ -21,6 +21,7 @@ from insider_wa_async import (
     RateLimitError,
     RequestParseError,
     RequestValidationError,
+    ResponseShapeError,
     ServerError,
     UnprocessableEntityError,
 )
@@ -273,3 +274,54 @@ def test_nested_422_detail_reads_as_one_line() -> None:
         "HTTP 422: The given data was invalid: campaign_filter.tags: "
         "The following tag names could not be found: promo"
     )
+
+
+async def test_a_200_echoing_the_credential_does_not_leak_it() -> None:
+    """A wrong-shape 200 that echoes the request masks the token in the error."""
+    from aiohttp import web
+
+    secret = "tok-SECRET-é<&>1234"
+
+    async def echo(request: web.Request) -> web.Response:
+        sent = request.headers["Authorization"]
+        return web.json_response({"data": {"you_sent": sent}, "raw": sent})
+
+    app = web.Application()
+    app.router.add_post("/api/wa/v2/statistics/overall", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with InsiderWAClient(
+            token=secret, base_url=f"http://127.0.0.1:{port}", max_retries=0
+        ) as client:
+            with pytest.raises(ResponseShapeError) as caught:
+                await client.overall_statistics(START, END)
+    finally:
+        await runner.cleanup()
+    shown = f"{caught.value} {caught.value!r} {caught.value.body}"
+    assert "SECRET" not in shown
+    assert "***" in caught.value.body
+
+
+async def test_every_failed_piece_is_retrieved() -> None:
+    """Pieces failing together leave no 'exception was never retrieved' report."""
+    from insider_wa_async._http import gather_or_cancel
+
+    reports: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: reports.append(context))
+
+    async def fail(n: int) -> int:
+        raise RequestValidationError("validation failed", errors=str(n))
+
+    with pytest.raises(RequestValidationError):
+        await gather_or_cancel([fail(n) for n in range(4)])
+    import gc
+
+    gc.collect()
+    await asyncio.sleep(0)
+    loop.set_exception_handler(None)
+    assert reports == []

@@ -203,3 +203,28 @@ def test_e164_accounts_and_all_are_accepted() -> None:
     """Well-formed numbers and "all" pass."""
     flt = CampaignFilter(accounts=["+905321000101", "all"])
     assert flt.accounts == ("+905321000101", "all")
+
+
+def test_subclassed_values_are_sent_as_plain_ones() -> None:
+    """Int and str subclasses in a filter encode as plain JSON ints and strings."""
+
+    class Tag(int):
+        pass
+
+    class Status(str):
+        pass
+
+    flt = CampaignFilter(tags=[Tag(5)], statuses=[Status("active")])
+    assert msgspec.json.encode(flt) == b'{"statuses":["active"],"tags":[5]}'
+
+
+def test_a_time_zone_that_gives_no_time_is_a_validation_error() -> None:
+    """A tzinfo whose offset datetime refuses raises RequestValidationError."""
+    from datetime import tzinfo
+
+    class Broken(tzinfo):
+        def utcoffset(self, dt: datetime | None) -> timedelta:
+            return timedelta(hours=30)
+
+    with pytest.raises(RequestValidationError, match="time zone"):
+        to_unix_seconds(datetime(2024, 1, 1, tzinfo=Broken()), end=False)

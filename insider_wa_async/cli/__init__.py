@@ -67,6 +67,17 @@ def parse_type(text: str) -> str | int:
         ) from None
 
 
+def parse_port(text: str) -> int:
+    """Read a TCP port: 0 (any free one) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (0-65535): {text!r}")
+    return port
+
+
 def parse_tag(text: str) -> int | str:
     """Read a tag: digits are a tag id, anything else a tag name."""
     return int(text) if text.strip().isdigit() else text
@@ -159,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="run the embedded sandbox server")
     add_verbosity(sandbox, default=argparse.SUPPRESS)
     sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.add_argument("--port", type=parse_port, default=8080)
     sandbox.add_argument("--rate-limit", type=float, default=100.0)
     sandbox.add_argument(
         "--no-year-limit", action="store_true", help="accept ranges over a year"
@@ -283,12 +294,14 @@ async def run_sandbox(args: argparse.Namespace) -> None:
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
+    # By default a failed call ends in its one "Error:" line; -v shows the
+    # retries before it and one line per request.
     level = (
         logging.DEBUG
         if args.verbose
-        else logging.ERROR
+        else logging.CRITICAL
         if args.quiet
-        else logging.WARNING
+        else logging.ERROR
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
@@ -319,7 +332,7 @@ def run_parsed(
         parser.print_usage(sys.stderr)
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
-    except (InsiderWAError, ValueError, TypeError, OSError) as exc:
+    except (InsiderWAError, ValueError, TypeError, OSError, OverflowError) as exc:
         if args.verbose:
             logging.getLogger("insider_wa_async").exception("failed")
         print(f"Error: {exc}", file=sys.stderr)
