@@ -134,8 +134,9 @@ class CredentialLimiter:
             guard, not the bucket, keeps the server's count within
             ``rate``, so a burst costs no refusals.
         margin: Seconds added to the guard's window, for the variation of
-            the one-way delay to the server. Past
-            ``1 / rate * (1 / headroom - 1)`` it starts to slow the pace.
+            the one-way delay to the server (and of its own pauses). Past
+            ``1 / headroom - 1`` (10 ms at 0.99) it slows the long-run pace;
+            below, it only holds back what a burst got ahead.
     """
 
     def __init__(
@@ -144,7 +145,7 @@ class CredentialLimiter:
         *,
         headroom: float = 0.99,
         burst: float | None = None,
-        margin: float = 0.005,
+        margin: float = 0.008,
     ) -> None:
         if not rate > 0 or math.isinf(rate):
             raise ValueError("rate must be a positive, finite number")
