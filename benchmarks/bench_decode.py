@@ -355,7 +355,7 @@ def measure(campaigns: int, rounds: int) -> list[Row]:
         PRODUCT: lambda: decode_statistics(body),
         **{name: _bind(f, body) for name, f in {**alternatives(), **variants}.items()},
     }
-    repeat = max(1, 10_000 // campaigns)
+    repeat = max(2, 20_000 // campaigns)
     times = interleave(candidates, rounds=rounds, repeat=repeat)
     gated = campaigns >= 1_000
     mine = times[PRODUCT]
