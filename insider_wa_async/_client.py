@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import enum
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -313,13 +314,11 @@ class InsiderWAClient:
         if self._deadline is None:
             return await work
         try:
-            return await asyncio.wait_for(work, self._deadline)
-        except RequestTimeoutError:
-            raise
-        except asyncio.TimeoutError as exc:
+            return await _run_within(work, self._deadline)
+        except _DeadlinePassed as exc:
             raise RequestTimeoutError(
                 f"call did not finish within its deadline of {self._deadline:g} s"
-            ) from exc
+            ) from exc.__cause__
 
     async def _fetch_pieces(
         self,
@@ -431,6 +430,35 @@ class InsiderWAClient:
                 body=error.body,
             )
         raise error
+
+
+class _DeadlinePassed(Exception):
+    """The whole call ran out of time (internal)."""
+
+
+if sys.version_info >= (3, 11):
+
+    async def _run_within(work: Awaitable[_T], seconds: float) -> _T:
+        # A timeout scope, not wait_for: no extra task per call, so large
+        # results are freed as soon as the call returns.
+        scope = asyncio.timeout(seconds)
+        try:
+            async with scope:
+                return await work
+        except TimeoutError as exc:
+            if scope.expired():
+                raise _DeadlinePassed from exc
+            raise
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _run_within(work: Awaitable[_T], seconds: float) -> _T:
+        # On 3.10 asyncio.TimeoutError is not the builtin TimeoutError, so
+        # RequestTimeoutError from inside passes through untouched.
+        try:
+            return await asyncio.wait_for(work, seconds)
+        except asyncio.TimeoutError as exc:
+            raise _DeadlinePassed from exc
 
 
 def _check_filter(flt: object) -> None:
