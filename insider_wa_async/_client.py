@@ -32,7 +32,7 @@ from ._errors import (
     RequestTimeoutError,
     RequestValidationError,
 )
-from ._http import SEND_TRACE, gather_or_cancel, post
+from ._http import MarkingRequest, gather_or_cancel, post
 from ._limiter import RateLimiter, limiter_for
 from ._merge import merge_statistics
 from ._models import OverallStatistics
@@ -201,7 +201,7 @@ class InsiderWAClient:
             connector=aiohttp.TCPConnector(limit=self._max_connections),
             timeout=self._timeout,
             raise_for_status=False,
-            trace_configs=[SEND_TRACE],
+            request_class=MarkingRequest,
         )
         self._state = _State.OPEN
 
@@ -391,7 +391,7 @@ class InsiderWAClient:
         permit = await self._limiter.acquire()
         headers = await self._auth.headers(self._post_token, self._base_url)
         if permit is not None and self._given_session is not None:
-            # A caller's session has no send trace: count from now instead.
+            # A caller's session does not mark permits: count from now.
             permit.sent(asyncio.get_running_loop().time())
         started = time.perf_counter()
         status, payload, retry_after = await post(

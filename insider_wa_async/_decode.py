@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 from typing import Any
 
 import msgspec
@@ -29,6 +30,7 @@ _KEYS = ("chart", "summary", "details")
 _SERIES = tuple(
     f for f in Chart.__struct_fields__ if f not in ("dates", "dates_as_timestamp")
 )
+_series_of = operator.attrgetter(*_SERIES)
 EXCERPT_CHARS = 200
 
 
@@ -116,13 +118,14 @@ def _chart_problem(chart: Chart) -> str | None:
     days = len(chart.dates)
     if len(chart.dates_as_timestamp) != days:
         return f"chart has {days} dates but {len(chart.dates_as_timestamp)} timestamps"
-    for name in _SERIES:
-        series: list[int] = getattr(chart, name)
-        if len(series) == days:
-            continue
-        if series:
+    columns: tuple[list[int], ...] = _series_of(chart)
+    if all(len(series) == days for series in columns):
+        return None
+    for name, series in zip(_SERIES, columns, strict=True):
+        if series and len(series) != days:
             return f"chart series {name!r} has {len(series)} values for {days} days"
-        series.extend([0] * days)
+        if not series:
+            series.extend([0] * days)
     return None
 
 
