@@ -29,6 +29,8 @@ from typing import Any
 
 import msgspec
 
+from insider_wa_async.sandbox._data import DROP_KEYS, UNDELIVERED_KEYS
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 DAY = 86_400
@@ -38,31 +40,9 @@ FIRST_DAY = 1_735_689_600  # 2025-01-01T00:00:00Z
 # Bodies
 
 
-_DROP_KEYS = [
-    "frequencyCapped",
-    "duplicates",
-    "invalidPhoneNumbers",
-    "tierLimitation",
-    "templateFailures",
-    "pausedTemplates",
-    "recipientRelatedErrors",
-    "metaTemporaryErrors",
-    "accountIntegrationErrors",
-    "internalErrors",
-    "rateLimits",
-    "policyFailures",
-]
-_UNDELIVERED_KEYS = [
-    "recipientRelatedErrors",
-    "accountVerificationErrors",
-    "mediaErrors",
-    "heldMessages",
-    "metaExperiment",
-    "metaErrors",
-    "invalidMessages",
-    "metaRecipientLimitsErrors",
-    "deliveryReportMissing",
-]
+# The API's breakdown keys, as the sandbox serves them.
+_DROP_KEYS = list(DROP_KEYS)
+_UNDELIVERED_KEYS = list(UNDELIVERED_KEYS)
 _CHART_KEYS = [
     "sent",
     "delivered",
