@@ -8,10 +8,8 @@ retry policy allows; the pieces run concurrently and are merged at the end.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
 import logging
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -30,12 +28,12 @@ from ._errors import (
     ClientStateError,
     InsiderWAError,
     RequestTimeoutError,
-    RequestValidationError,
 )
-from ._http import MarkingRequest, gather_or_cancel, post
+from ._http import DeadlinePassed, MarkingRequest, gather_or_cancel, post, run_within
 from ._limiter import RateLimiter, limiter_for
 from ._merge import merge_statistics
 from ._models import OverallStatistics
+from ._options import MAX_RATE, check_filter, check_options, check_positive, policy
 from ._ranges import split_range
 from ._redis_limiter import RedisLimiter, redis_limiter_for
 from ._request import CampaignFilter, TimeBound, to_unix_seconds, validate_range
@@ -130,21 +128,21 @@ class InsiderWAClient:
             client_secret=client_secret,
             api_key=api_key,
         )
-        _check_options(base_url, session, limiter, max_connections)
+        check_options(base_url, session, limiter, max_connections)
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise ValueError(
                 f"base_url must start with http:// or https://, not {base_url!r}"
             )
         self._base_url = (base_url or self._auth.default_base_url).rstrip("/")
         self._url = self._base_url + self._auth.path
-        _check_positive("rate_limit", rate_limit)
+        check_positive("rate_limit", rate_limit)
         if rate_limit > MAX_RATE:
             raise ValueError(f"rate_limit must be at most {MAX_RATE:g} requests/s")
-        _check_positive("timeout", timeout)
+        check_positive("timeout", timeout)
         if deadline is not None:
-            _check_positive("deadline", deadline)
+            check_positive("deadline", deadline)
         self.rate_limit = float(rate_limit)
-        self._retry = _policy(retry, max_retries)
+        self._retry = policy(retry, max_retries)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._deadline = deadline
         self._given_session = session
@@ -257,7 +255,7 @@ class InsiderWAClient:
         start_time = to_unix_seconds(start, end=False)
         end_time = to_unix_seconds(end, end=True)
         validate_range(start_time, end_time)
-        _check_filter(campaign_filter)
+        check_filter(campaign_filter)
         if progress is not None and not callable(progress):
             raise TypeError("progress must be callable or None")
         self._check_usable()
@@ -314,8 +312,8 @@ class InsiderWAClient:
         if self._deadline is None:
             return await work
         try:
-            return await _run_within(work, self._deadline)
-        except _DeadlinePassed as exc:
+            return await run_within(work, self._deadline)
+        except DeadlinePassed as exc:
             raise RequestTimeoutError(
                 f"call did not finish within its deadline of {self._deadline:g} s"
             ) from exc.__cause__
@@ -430,81 +428,3 @@ class InsiderWAClient:
                 body=error.body,
             )
         raise error
-
-
-class _DeadlinePassed(Exception):
-    """The whole call ran out of time (internal)."""
-
-
-if sys.version_info >= (3, 11):
-
-    async def _run_within(work: Awaitable[_T], seconds: float) -> _T:
-        # A timeout scope, not wait_for: no extra task per call, so large
-        # results are freed as soon as the call returns.
-        scope = asyncio.timeout(seconds)
-        try:
-            async with scope:
-                return await work
-        except TimeoutError as exc:
-            if scope.expired():
-                raise _DeadlinePassed from exc
-            raise
-
-else:  # pragma: no cover - Python 3.10
-
-    async def _run_within(work: Awaitable[_T], seconds: float) -> _T:
-        # On 3.10 asyncio.TimeoutError is not the builtin TimeoutError, so
-        # RequestTimeoutError from inside passes through untouched.
-        try:
-            return await asyncio.wait_for(work, seconds)
-        except asyncio.TimeoutError as exc:
-            raise _DeadlinePassed from exc
-
-
-def _check_filter(flt: object) -> None:
-    if flt is None:
-        return
-    if not isinstance(flt, CampaignFilter):
-        raise TypeError("campaign_filter must be a CampaignFilter or None")
-    try:
-        _encode(flt)
-    except (UnicodeError, msgspec.EncodeError, OverflowError) as exc:
-        raise RequestValidationError(
-            "validation failed",
-            errors="campaign_filter holds a value that cannot be sent as JSON",
-        ) from exc
-
-
-MAX_RATE = 1e7
-
-
-def _check_options(
-    base_url: object, session: object, limiter: object, max_connections: object
-) -> None:
-    """Refuse option values of the wrong type or range at construction."""
-    if base_url is not None and not isinstance(base_url, str):
-        raise TypeError("base_url must be a str")
-    if session is not None and not isinstance(session, aiohttp.ClientSession):
-        raise TypeError("session must be an aiohttp.ClientSession")
-    if limiter is not None and not isinstance(limiter, RateLimiter):
-        raise TypeError("limiter must have an async acquire() method")
-    if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-        raise TypeError("max_connections must be an int")
-    if max_connections < 1:
-        raise ValueError("max_connections must be at least 1")
-
-
-def _check_positive(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number")
-    if not 0 < value < float("inf"):
-        raise ValueError(f"{name} must be a positive, finite number")
-
-
-def _policy(retry: RetryPolicy | None, max_retries: int | None) -> RetryPolicy:
-    if retry is not None and not isinstance(retry, RetryPolicy):
-        raise TypeError("retry must be a RetryPolicy or None")
-    policy = retry or RetryPolicy()
-    if max_retries is None:
-        return policy
-    return dataclasses.replace(policy, max_retries=max_retries)

@@ -7,6 +7,7 @@ left, and the gathering of a split range's pieces.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Sequence
 from contextvars import ContextVar
@@ -19,7 +20,13 @@ from ._errors import RequestTimeoutError, TransportError
 from ._limiter import Permit
 from ._retry import RETRY_STATUSES, retry_after_seconds
 
-__all__ = ["MarkingRequest", "gather_or_cancel", "post"]
+__all__ = [
+    "DeadlinePassed",
+    "MarkingRequest",
+    "gather_or_cancel",
+    "post",
+    "run_within",
+]
 
 _T = TypeVar("_T")
 
@@ -97,3 +104,32 @@ async def gather_or_cancel(work: Sequence[Awaitable[_T]]) -> list[_T]:
     if first is not None:
         raise first
     return [task.result() for task in tasks]
+
+
+class DeadlinePassed(Exception):
+    """The whole call ran out of time (internal)."""
+
+
+if sys.version_info >= (3, 11):
+
+    async def run_within(work: Awaitable[_T], seconds: float) -> _T:
+        # A timeout scope, not wait_for: no extra task per call, so large
+        # results are freed as soon as the call returns.
+        scope = asyncio.timeout(seconds)
+        try:
+            async with scope:
+                return await work
+        except TimeoutError as exc:
+            if scope.expired():
+                raise DeadlinePassed from exc
+            raise
+
+else:  # pragma: no cover - Python 3.10
+
+    async def run_within(work: Awaitable[_T], seconds: float) -> _T:
+        # On 3.10 asyncio.TimeoutError is not the builtin TimeoutError, so
+        # RequestTimeoutError from inside passes through untouched.
+        try:
+            return await asyncio.wait_for(work, seconds)
+        except asyncio.TimeoutError as exc:
+            raise DeadlinePassed from exc
