@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from datetime import datetime, timezone
 
@@ -130,7 +131,8 @@ async def test_cancelling_a_call_cancels_its_pieces_and_leaks_nothing() -> None:
         await asyncio.sleep(0.3)
         assert sb.stats.faults["timeout"] == 3
         assert connections_in_use(client) == 3
-        assert len(client_tasks()) == 4  # the call and its three pieces
+        # The call and its three pieces (and wait_for's own task on 3.10).
+        assert len(client_tasks()) == (4 if sys.version_info >= (3, 11) else 5)
         call.cancel()
         started = time.perf_counter()
         with pytest.raises(asyncio.CancelledError):
