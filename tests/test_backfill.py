@@ -505,7 +505,7 @@ async def test_backfill_draws_a_bar_when_stderr_is_a_terminal(
     err = terminal.getvalue()
     assert "\r[" + "#" * 30 + "] 5/5 windows" in err
     assert "backfill: 5/5 windows," not in err
-    assert err.endswith("backfill: 5 windows written to " + str(tmp_path) + "\n")
+    assert err.endswith("backfill: all 5 windows are in " + str(tmp_path) + "\n")
 
 
 # Crashes ----------------------------------------------------------------

@@ -294,7 +294,7 @@ async def _conclude(
         await asyncio.to_thread(rows.write_parquet, plan.out)
         checkpoint.record(finalized=True)
         shutil.rmtree(plan.out / STAGING, ignore_errors=True)
-    _say(args, f"backfill: {total} windows written to {plan.out}")
+    _say(args, f"backfill: all {total} windows are in {plan.out}")
     return 0
 
 
