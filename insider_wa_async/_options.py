@@ -5,16 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import aiohttp
-import msgspec
 
-from ._errors import RequestValidationError
 from ._limiter import RateLimiter
 from ._request import CampaignFilter
 from ._retry import RetryPolicy
 
 __all__ = ["MAX_RATE", "check_filter", "check_options", "check_positive", "policy"]
-
-_encode = msgspec.json.Encoder().encode
 
 
 def check_filter(flt: object) -> None:
@@ -22,13 +18,6 @@ def check_filter(flt: object) -> None:
         return
     if not isinstance(flt, CampaignFilter):
         raise TypeError("campaign_filter must be a CampaignFilter or None")
-    try:
-        _encode(flt)
-    except (UnicodeError, msgspec.EncodeError, OverflowError) as exc:
-        raise RequestValidationError(
-            "validation failed",
-            errors="campaign_filter holds a value that cannot be sent as JSON",
-        ) from exc
 
 
 MAX_RATE = 1e7

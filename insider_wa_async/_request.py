@@ -111,6 +111,15 @@ class CampaignFilter(
             self.show_architect, bool
         ):
             raise TypeError("show_architect must be a bool")
+        # Once here, since the filter is frozen: no call has to encode it twice.
+        try:
+            msgspec.json.encode(self)
+        except (UnicodeError, msgspec.EncodeError, OverflowError) as exc:
+            raise RequestValidationError(
+                "validation failed",
+                code="3002",
+                errors="campaign_filter holds a value that cannot be sent as JSON",
+            ) from exc
 
     def _check_types(self) -> None:
         for value in self.campaign_type_ids or ():

@@ -257,11 +257,15 @@ async def test_any_call_arguments_give_a_result_or_a_clean_refusal(
 async def test_filters_that_cannot_be_sent_are_refused_before_sending(
     canned: Canned, text: str
 ) -> None:
-    """A filter holding text that is not valid Unicode is refused locally."""
-    flt = CampaignFilter(tags=(text,))
+    """A filter holding text that is not valid Unicode is refused when made."""
+
+    async def call(client: InsiderWAClient) -> object:
+        flt = CampaignFilter(tags=(text,))
+        return await client.overall_statistics(
+            1_740_787_200, 1_740_873_599, campaign_filter=flt
+        )
+
     async with InsiderWAClient(token=SECRETS[0], base_url=canned.url) as client:
-        with pytest.raises(RequestValidationError):
-            await client.overall_statistics(
-                1_740_787_200, 1_740_873_599, campaign_filter=flt
-            )
+        with pytest.raises(RequestValidationError, match="cannot be sent as JSON"):
+            await call(client)
     assert canned.hits == 0
