@@ -172,7 +172,10 @@ class OAuthAuth(Auth):
         self._client_id = client_id
         self._client_secret = client_secret
         self.key = credential_key("client:" + client_id)
+        # Hashed once: the slot is looked up on every request.
+        self._slot_key = self.key + credential_key(client_secret)
         self._last_token = ""
+        self._headers: dict[str, str] = {}
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -183,7 +186,7 @@ class OAuthAuth(Auth):
         """Return this loop's shared token source for the token endpoint."""
         loop = asyncio.get_running_loop()
         sources = _sources.setdefault(loop, {})
-        slot = (self.key + credential_key(self._client_secret), token_url)
+        slot = (self._slot_key, token_url)
         found = sources.get(slot)
         if found is None:
             found = sources[slot] = _TokenSource(self._client_id, self._client_secret)
@@ -192,8 +195,11 @@ class OAuthAuth(Auth):
     async def headers(self, post: TokenPoster, base_url: str) -> dict[str, str]:
         """Return a bearer header with a current token, fetching one if needed."""
         url = base_url + TOKEN_PATH
-        token = self._last_token = await self.source(url).get(post, url)
-        return {**JSON_HEADERS, "Authorization": f"Bearer {token}"}
+        token = await self.source(url).get(post, url)
+        if token != self._last_token:
+            self._last_token = token
+            self._headers = {**JSON_HEADERS, "Authorization": f"Bearer {token}"}
+        return self._headers
 
     def forget(self, sent: dict[str, str], base_url: str) -> bool:
         """Drop the token ``sent`` carried, so the next call fetches a new one."""
